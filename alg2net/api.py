@@ -1,0 +1,61 @@
+"""The Python API: `compile_source` and `load`, thin wrappers over the pipeline."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+from alg2net import pipeline
+from alg2net.codegen.emit import BLOCKS, Options
+from alg2net.codegen.names import class_name
+from alg2net.errors import Alg2NetError
+
+
+def compile_source(
+    text: str,
+    *,
+    block: str = "mlp",
+    activation: str = "relu",
+    hidden: int | None = None,
+    tied: bool = False,
+    filename: str = "<input>",
+) -> str:
+    """The source of the generated module, exactly as `alg2net compile` writes it.
+
+    Raises:
+        Alg2NetError: the text is not a valid algorithm, or an option is out of range.
+    """
+    return pipeline.compile_source(text, _options(block, activation, hidden, tied), filename)
+
+
+def load(path: str | Path, **options) -> type:
+    """Compile the `.alg` file at `path` and import the result in memory; returns the network class.
+
+    Needs torch. `options` are those of `compile_source`.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    source = compile_source(text, filename=str(path), **options)
+    name = pipeline.learnable_form(text, str(path)).model.name
+    module = types.ModuleType(f"alg2net_generated_{name}")
+    module.__file__ = f"<alg2net:{path}>"
+    sys.modules[module.__name__] = module
+    exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102 - our own generated code
+    return getattr(module, class_name(name, set(BLOCKS.values()) | {"self", "torch", "nn", "math", "k", "Any", "Callable"}))
+
+
+def _options(block: str, activation: str, hidden: int | None, tied: bool) -> Options:
+    from alg2net.codegen.emit import ACTIVATIONS
+    from alg2net.errors import fail
+
+    if block not in BLOCKS:
+        raise fail("bad-option", f"unknown block '{block}'", hint=f"choose one of {', '.join(BLOCKS)}")
+    if activation not in ACTIVATIONS:
+        raise fail("bad-option", f"unknown activation '{activation}'", hint=f"choose one of {', '.join(ACTIVATIONS)}")
+    if hidden is not None and hidden < 1:
+        raise fail("bad-option", f"--hidden must be a positive whole number, got {hidden}")
+    return Options(block, activation, hidden, tied)
+
+
+__all__ = ["Alg2NetError", "compile_source", "load"]

@@ -1,0 +1,108 @@
+"""The command line: parses arguments, calls the API, prints, maps outcomes to exit codes. No compiler logic."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from alg2net import __version__, api
+from alg2net.codegen.emit import ACTIVATIONS, BLOCKS
+from alg2net.errors import Alg2NetError
+
+EXIT_OK, EXIT_FAILED_CHECK, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return args.run(args)
+    except Alg2NetError as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alg2net",
+        description="Compile optimization algorithms written as update rules into PyTorch networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"alg2net {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    compile_ = commands.add_parser(
+        "compile",
+        help="write the PyTorch module of an algorithm",
+        description="Write the PyTorch module of FILE.alg: every `grad F` becomes a learnable block.",
+    )
+    compile_.add_argument("file", metavar="FILE.alg", help="the algorithm")
+    compile_.add_argument("-o", "--output", metavar="OUT.py", help="where to write the module (default: stdout)")
+    compile_.add_argument("--block", choices=list(BLOCKS), default="mlp", help="the learnable block (default: mlp)")
+    compile_.add_argument(
+        "--activation", choices=list(ACTIVATIONS), default="relu", help="activation in the blocks (default: relu)"
+    )
+    compile_.add_argument(
+        "--hidden",
+        type=_positive_int,
+        metavar="N",
+        help="hidden size of the MLP parts (default: width for mlp and conv, 4 x width for attention)",
+    )
+    compile_.add_argument("--tied", action="store_true", help="one block per function shared by all layers")
+    compile_.set_defaults(run=_compile)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        print(f"{path}: error: cannot read the file: {reason}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def _compile(args: argparse.Namespace) -> int:
+    text = _read(args.file)
+    source = api.compile_source(
+        text,
+        block=args.block,
+        activation=args.activation,
+        hidden=args.hidden,
+        tied=args.tied,
+        filename=args.file,
+    )
+    if args.output is None:
+        sys.stdout.write(source)
+    else:
+        _write_atomically(Path(args.output), source)
+    return EXIT_OK
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file, so a failure never leaves a partial file."""
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        print(f"{path}: error: cannot write the file: {error.strerror or error}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None

@@ -1,0 +1,1 @@
+"""Code generation: the learnable form to a standalone PyTorch module."""

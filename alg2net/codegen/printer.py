@@ -1,0 +1,175 @@
+"""SymPy expressions to text: Python with torch for the generated module, and the language's own notation.
+
+Both printers order terms as a person would write them: positive terms first and a bare name before products
+(`y - h*g`, not `-h*g + y`), scalars before vectors in a product (`h*g`, not `g*h`).
+
+`TorchPrinter` is strict: only the node kinds the language can produce are printed; anything else raises
+`TypeError` rather than printing junk. Names come from a mapping prepared by the emitter (a symbol, an `x[k - 1]`
+entry or a block call `T_f(y[k])` to the Python text holding its value). Scalars are plain Python numbers unless
+they involve a name listed in `tensors`; the scalar functions pick `torch` or `math` accordingly (SymPy's own torch
+printer prints Min/Max as torch.min/max, which reduce a tensor instead).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from alg2net.derive import K
+
+_ALLOWED = (sp.Add, sp.Mul, sp.Pow, sp.Rational, sp.Symbol, sp.Indexed, sp.exp, sp.log, sp.Abs, sp.Min, sp.Max)
+
+
+class _OrderedPrinter(StrPrinter):
+    printmethod = "_alg2net_print"  # not StrPrinter's `_sympystr`, through which Indexed prints itself
+
+    def __init__(self, vectors: frozenset[sp.Basic] | None = None):
+        super().__init__({"order": "none"})
+        self.vectors = vectors
+        self.lead: sp.Basic | None = None  # a name to put first in a sum: the updated state's own value
+
+    def doprint(self, expr, lead: sp.Basic | None = None) -> str:
+        self.lead = lead
+        return super().doprint(expr)
+
+    def _is_vector(self, expr: sp.Basic) -> bool:
+        if self.vectors is None:  # the language's notation: any block call or indexed vector
+            return isinstance(expr, (AppliedUndef, sp.Indexed)) or any(self._is_vector(a) for a in expr.args)
+        return expr in self.vectors or any(self._is_vector(arg) for arg in expr.args)
+
+    def _print_Add(self, expr, order=None) -> str:
+        def key(term):
+            return (term.could_extract_minus_sign(), term != self.lead, not _is_bare(term), sp.default_sort_key(term))
+
+        terms = sorted(expr.args, key=key)
+        text = ""
+        for term in terms:
+            negative = term.could_extract_minus_sign()
+            body = self.parenthesize(-term if negative else term, PRECEDENCE["Add"])
+            if not text:
+                text = f"-{body}" if negative else body
+            else:
+                text += f" - {body}" if negative else f" + {body}"
+        return text
+
+    def _print_Mul(self, expr) -> str:
+        factors = sorted(expr.args, key=self._is_vector)
+        if factors != list(expr.args):
+            expr = sp.Mul(*factors, evaluate=False)
+        return super()._print_Mul(expr)
+
+    def _print_Rational(self, expr) -> str:
+        """A terminating decimal as a decimal (9/10 -> 0.9), any other fraction as p/q."""
+        if expr.q == 1:
+            return str(expr.p)
+        q = expr.q
+        for prime in (2, 5):
+            while q % prime == 0:
+                q //= prime
+        if q == 1:
+            return format(Decimal(expr.p) / Decimal(expr.q), "f")
+        return f"{expr.p}/{expr.q}"
+
+
+class DslPrinter(_OrderedPrinter):
+    """The learnable form in the language's notation: `x[k+1] = y[k] - h*T_f(y[k])`."""
+
+    def _print_Indexed(self, expr) -> str:
+        offset = sp.simplify(expr.indices[0] - K)
+        if offset.is_Integer:
+            index = "k" if offset == 0 else f"k{int(offset):+d}"
+        else:
+            index = str(expr.indices[0])
+        return f"{expr.base}[{index}]"
+
+    def _print_Pow(self, expr, rational=False) -> str:
+        base, exponent = expr.args
+        if exponent in (sp.S.Half, -sp.S.Half, -1):
+            return super()._print_Pow(expr, rational)
+        base_text = self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
+        return f"{base_text}^{self.parenthesize(exponent, PRECEDENCE['Pow'], strict=True)}"
+
+
+class TorchPrinter(_OrderedPrinter):
+    """Print an expression of the learnable form as Python with torch."""
+
+    def __init__(
+        self,
+        names: dict[sp.Basic, str],
+        tensors: frozenset[sp.Basic] = frozenset(),
+        vectors: frozenset[sp.Basic] = frozenset(),
+    ):
+        super().__init__(vectors)
+        self.names = names
+        self.tensors = tensors | vectors
+        self.modules: set[str] = set()  # "math" or "torch", when a function needs it
+
+    def _print(self, expr, **kwargs) -> str:
+        if expr in self.names:
+            return self.names[expr]
+        if isinstance(expr, AppliedUndef) or not isinstance(expr, _ALLOWED):
+            raise TypeError(f"cannot print {type(expr).__name__} `{expr}` as Python")
+        return super()._print(expr, **kwargs)
+
+    def _is_tensor(self, expr: sp.Basic) -> bool:
+        return expr in self.tensors or any(self._is_tensor(arg) for arg in expr.args)
+
+    def _call(self, function: str, arg: sp.Basic) -> str:
+        module = "torch" if self._is_tensor(arg) else "math"
+        self.modules.add(module)
+        return f"{module}.{function}({self._print(arg)})"
+
+    def _print_Pow(self, expr, rational=False) -> str:
+        base, exponent = expr.args
+        if exponent == sp.S.Half:
+            return self._call("sqrt", base)
+        if exponent == -sp.S.Half:
+            return f"1/{self._call('sqrt', base)}"
+        if exponent == -1:
+            return f"1/{self.parenthesize(base, PRECEDENCE['Mul'], strict=False)}"
+        base_text = self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
+        return f"{base_text}**{self.parenthesize(exponent, PRECEDENCE['Pow'], strict=True)}"
+
+    def _print_exp(self, expr) -> str:
+        return self._call("exp", expr.args[0])
+
+    def _print_log(self, expr) -> str:
+        return self._call("log", expr.args[0])
+
+    def _print_Abs(self, expr) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Min(self, expr) -> str:
+        return self._extremum(expr, "min", "minimum", "max")
+
+    def _print_Max(self, expr) -> str:
+        return self._extremum(expr, "max", "maximum", "min")
+
+    def _extremum(self, expr, builtin: str, torch_name: str, clamp_side: str) -> str:
+        """min/max of Python numbers, torch.minimum/maximum of tensors, torch.clamp of a tensor by a number."""
+        tensors = [a for a in expr.args if self._is_tensor(a)]
+        numbers = [a for a in expr.args if not self._is_tensor(a)]
+        if not tensors:
+            return f"{builtin}({', '.join(self._print(a) for a in numbers)})"
+        self.modules.add("torch")
+        text = self._print(tensors[0])
+        for other in tensors[1:]:
+            text = f"torch.{torch_name}({text}, {self._print(other)})"
+        if numbers:
+            bound = numbers[0] if len(numbers) == 1 else type(expr)(*numbers)
+            text = f"torch.clamp({text}, {clamp_side}={self._print(bound)})"
+        return text
+
+    def _print_Symbol(self, expr) -> str:
+        raise TypeError(f"no Python name for the symbol `{expr}`")
+
+    def _print_Indexed(self, expr) -> str:
+        raise TypeError(f"no Python name for `{expr}`")
+
+
+def _is_bare(term: sp.Basic) -> bool:
+    return isinstance(term, (sp.Symbol, sp.Indexed))

@@ -1,0 +1,163 @@
+"""Stage 3, derive: the learnable form of a resolved algorithm, in SymPy.
+
+Assumes a `Model` from `alg2net.resolve`. Guarantees exact SymPy expressions (numbers as rationals) in which every
+`grad F(v)` is the application `T_F(v)` of an undefined function, vectors and per-layer params are `IndexedBase`
+entries such as `x[k - 1]` and `mu[k]`, and constant params are real symbols. Block calls are listed once per
+distinct (function, argument) pair, in the order a layer first needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from alg2net import ir
+from alg2net.resolve import Model, ParamDef
+
+K = sp.Symbol("k", integer=True, nonnegative=True)
+
+_FUNCTIONS = {"sqrt": sp.sqrt, "exp": sp.exp, "log": sp.log, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}
+_OPS = {
+    ir.Op.ADD: lambda a, b: a + b,
+    ir.Op.SUB: lambda a, b: a - b,
+    ir.Op.MUL: lambda a, b: a * b,
+    ir.Op.DIV: lambda a, b: a / b,
+    ir.Op.POW: lambda a, b: a**b,
+}
+
+
+def block(function: str) -> sp.FunctionClass:
+    """The learnable block that replaces `grad function`."""
+    return sp.Function(f"T_{function}")
+
+
+def vector(name: str, offset: int = 0) -> sp.Indexed:
+    """`name[k + offset]`."""
+    return sp.IndexedBase(name)[K + offset]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockCall:
+    """One distinct `T_F(arg)` of a layer."""
+
+    function: str
+    arg: sp.Expr
+
+    @property
+    def expr(self) -> sp.Expr:
+        return block(self.function)(self.arg)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """`target[k + offset] = value` in the learnable form; `calls` are the block calls it makes first."""
+
+    target: str
+    offset: int
+    value: sp.Expr
+    calls: tuple[BlockCall, ...]
+
+    @property
+    def lhs(self) -> sp.Indexed:
+        return vector(self.target, self.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamForm:
+    """A param in SymPy: its value (initial value, schedule in k, or recurrence step in t[k]) and start."""
+
+    definition: ParamDef
+    value: sp.Expr
+    start: sp.Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LearnableForm:
+    model: Model
+    params: tuple[ParamForm, ...]
+    steps: tuple[Step, ...]
+
+    def lags(self) -> dict[str, int]:
+        """For each state, the deepest lag j such that some step reads state[k - j]."""
+        deepest = {name: 0 for name in self.model.states}
+        for step in self.steps:
+            for entry in step.value.atoms(sp.Indexed):
+                name = str(entry.base)
+                if name in deepest:
+                    deepest[name] = max(deepest[name], -offset_of(entry))
+        return deepest
+
+
+def offset_of(entry: sp.Indexed) -> int:
+    """j in `name[k + j]` (an absolute index counts from 0)."""
+    return int(entry.indices[0].subs(K, 0))
+
+
+def derive(model: Model) -> LearnableForm:
+    """The learnable form of `model`: every update with `grad F` replaced by its block `T_F`."""
+    params = tuple(_param_form(p) for p in model.params)
+    steps = []
+    seen: set[BlockCall] = set()
+    for update in model.updates:
+        value = to_sympy(update.value)
+        calls = []
+        for call in _block_calls(update.value):
+            if call not in seen:
+                seen.add(call)
+                calls.append(call)
+        steps.append(Step(update.target, 1 if update.is_state else 0, value, tuple(calls)))
+    return LearnableForm(model, params, tuple(steps))
+
+
+def _param_form(definition: ParamDef) -> ParamForm:
+    value = to_sympy(definition.value)
+    start = None if definition.start is None else to_sympy(definition.start)
+    return ParamForm(definition, value, start)
+
+
+def to_sympy(expr: ir.Expr) -> sp.Expr:
+    """Translate an IR expression. Constant params become real symbols, everything indexed an `Indexed`."""
+    if isinstance(expr, ir.Number):
+        return sp.Rational(expr.text)
+    if isinstance(expr, ir.Counter):
+        return K
+    if isinstance(expr, ir.Name):
+        return sp.Symbol(expr.id, real=True)
+    if isinstance(expr, ir.Indexed):
+        if expr.index.relative:
+            return vector(expr.id, expr.index.offset)
+        return sp.IndexedBase(expr.id)[expr.index.offset]
+    if isinstance(expr, ir.Call):
+        return _FUNCTIONS[expr.func](*(to_sympy(a) for a in expr.args))
+    if isinstance(expr, ir.Grad):
+        return block(expr.function)(to_sympy(expr.arg))
+    if isinstance(expr, ir.Neg):
+        return -to_sympy(expr.operand)
+    if isinstance(expr, ir.Binary):
+        return _OPS[expr.op](to_sympy(expr.left), to_sympy(expr.right))
+    raise NotImplementedError(f"no SymPy translation for {type(expr).__name__}")
+
+
+def _block_calls(expr: ir.Expr) -> list[BlockCall]:
+    """The `grad` calls of `expr` in the order they are written (inner calls first), without repeats."""
+    calls: list[BlockCall] = []
+    if isinstance(expr, ir.Grad):
+        calls = _block_calls(expr.arg)
+        call = BlockCall(expr.function, to_sympy(expr.arg))
+        return calls + [call] if call not in calls else calls
+    for child in _children(expr):
+        calls += [call for call in _block_calls(child) if call not in calls]
+    return calls
+
+
+def _children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
+    if isinstance(expr, ir.Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, ir.Neg):
+        return (expr.operand,)
+    if isinstance(expr, ir.Call):
+        return expr.args
+    if isinstance(expr, ir.Prox):
+        return (expr.arg, expr.step)
+    return ()

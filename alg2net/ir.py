@@ -1,0 +1,177 @@
+"""The syntax tree of an `.alg` file: frozen dataclasses, one per grammar rule.
+
+Imports only the standard library. Every node carries a `span` that is left out of equality, so tests can build
+the expected tree by hand. Names and indices are kept as written; meaning is given by `alg2net.resolve`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of source text: 1-based line and column of its first and last character."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+NOWHERE = Span(0, 0, 0, 0)
+
+
+def _span() -> Span:
+    return field(default=NOWHERE, compare=False, repr=False)
+
+
+class Op(enum.Enum):
+    ADD = "+"
+    SUB = "-"
+    MUL = "*"
+    DIV = "/"
+    POW = "^"
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """`k + offset` when `relative`, else the absolute integer `offset` (as in `param t[0]`)."""
+
+    offset: int
+    relative: bool = True
+    span: Span = _span()
+
+    def __str__(self) -> str:
+        if not self.relative:
+            return str(self.offset)
+        if self.offset == 0:
+            return "k"
+        return f"k{self.offset:+d}"
+
+
+# Expressions -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    id: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """The layer counter `k`."""
+
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    id: str
+    index: Index
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A built-in scalar function: sqrt, exp, log, abs, min, max."""
+
+    func: str
+    args: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Grad:
+    function: str
+    arg: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Prox:
+    function: str
+    arg: Expr
+    step: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: Op
+    left: Expr
+    right: Expr
+    span: Span = _span()
+
+
+Expr = Number | Name | Counter | Indexed | Call | Grad | Prox | Neg | Binary
+EXPR_KINDS: tuple[type, ...] = (Number, Name, Counter, Indexed, Call, Grad, Prox, Neg, Binary)
+
+
+# Statements ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Algorithm:
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """`param NAME = EXPR`, `param NAME[k] = EXPR`, `param NAME[0] = EXPR` or `param NAME[k+1] = EXPR`."""
+
+    name: str
+    index: Index | None
+    value: Expr
+    learnable: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Init:
+    """`init NAME = 0` (zero=True) or `init NAME = input`."""
+
+    name: str
+    zero: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """`NAME[k+1] = EXPR` (a state update) or `NAME[k] = EXPR` (an auxiliary)."""
+
+    target: str
+    index: Index
+    value: Expr
+    span: Span = _span()
+
+
+Statement = Algorithm | Param | Output | Init | Assign
+STATEMENT_KINDS: tuple[type, ...] = (Algorithm, Param, Output, Init, Assign)
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    statements: tuple[Statement, ...]
+    source_lines: tuple[str, ...] = field(default=(), compare=False, repr=False)
