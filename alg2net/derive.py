@@ -32,6 +32,11 @@ def block(function: str) -> sp.FunctionClass:
     return sp.Function(f"T_{function}")
 
 
+def prox(function: str) -> sp.FunctionClass:
+    """`prox_F(v, t)`: the z with z = v - t*T_F(z), the proximal step of t*F at v."""
+    return sp.Function(f"prox_{function}")
+
+
 def vector(name: str, offset: int = 0) -> sp.Indexed:
     """`name[k + offset]`."""
     return sp.IndexedBase(name)[K + offset]
@@ -51,12 +56,17 @@ class BlockCall:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """`target[k + offset] = value` in the learnable form; `calls` are the block calls it makes first."""
+    """`target[k + offset] = value` in the learnable form; `calls` are the explicit block calls it makes first.
+
+    An implicit step's `value` contains `target[k+1]` inside a block call or a `prox_F(v, t)` application: the step
+    is the fixed-point equation `target[k+1] = value`.
+    """
 
     target: str
     offset: int
     value: sp.Expr
     calls: tuple[BlockCall, ...]
+    implicit: bool = False
 
     @property
     def lhs(self) -> sp.Indexed:
@@ -106,7 +116,7 @@ def derive(model: Model) -> LearnableForm:
             if call not in seen:
                 seen.add(call)
                 calls.append(call)
-        steps.append(Step(update.target, 1 if update.is_state else 0, value, tuple(calls)))
+        steps.append(Step(update.target, 1 if update.is_state else 0, value, tuple(calls), update.implicit))
     return LearnableForm(model, params, tuple(steps))
 
 
@@ -132,6 +142,8 @@ def to_sympy(expr: ir.Expr) -> sp.Expr:
         return _FUNCTIONS[expr.func](*(to_sympy(a) for a in expr.args))
     if isinstance(expr, ir.Grad):
         return block(expr.function)(to_sympy(expr.arg))
+    if isinstance(expr, ir.Prox):
+        return prox(expr.function)(to_sympy(expr.arg), to_sympy(expr.step))
     if isinstance(expr, ir.Neg):
         return -to_sympy(expr.operand)
     if isinstance(expr, ir.Binary):
@@ -146,6 +158,8 @@ def _block_calls(expr: ir.Expr) -> list[BlockCall]:
         calls = _block_calls(expr.arg)
         call = BlockCall(expr.function, to_sympy(expr.arg))
         return calls + [call] if call not in calls else calls
+    if isinstance(expr, ir.Prox):  # its block call is part of the fixed-point solve
+        return [*_block_calls(expr.arg), *(c for c in _block_calls(expr.step) if c not in _block_calls(expr.arg))]
     for child in _children(expr):
         calls += [call for call in _block_calls(child) if call not in calls]
     return calls

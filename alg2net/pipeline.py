@@ -1,9 +1,12 @@
 """The compiler's stages, in order. Each stage's module docstring says what it assumes and guarantees.
 
-    parse -> resolve -> derive -> emit
+    parse (syntax) -> resolve -> derive -> emit (codegen)
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from alg2net import __version__
 from alg2net.codegen.emit import Options, emit
@@ -12,16 +15,23 @@ from alg2net.errors import Alg2NetError
 from alg2net.resolve import resolve
 from alg2net.syntax import parse
 
+T = TypeVar("T")
+
 
 def learnable_form(text: str, filename: str = "<input>") -> LearnableForm:
-    """Parse, resolve and derive `text`; errors are attributed to `filename`."""
-    try:
-        return derive(resolve(parse(text)))
-    except Alg2NetError as error:
-        raise error.located(filename, text) from None
+    """Parse, resolve and derive `text`."""
+    return _located(lambda: derive(resolve(parse(text))), text, filename)
 
 
 def compile_source(text: str, options: Options | None = None, filename: str = "<input>") -> str:
     """The generated module for `text`."""
     form = learnable_form(text, filename)
-    return emit(form, options or Options(), text, __version__)
+    return _located(lambda: emit(form, options or Options(), text, __version__), text, filename)
+
+
+def _located(stage: Callable[[], T], text: str, filename: str) -> T:
+    """Run `stage`; an error it raises is attributed to `filename`, whose text is `text`."""
+    try:
+        return stage()
+    except Alg2NetError as error:
+        raise error.located(filename, text) from None

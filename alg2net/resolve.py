@@ -54,6 +54,7 @@ class Update:
     is_state: bool
     value: ir.Expr
     span: ir.Span
+    implicit: bool = False  # contains `prox`, or target[k+1] inside `grad`: a fixed-point equation
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class _Resolver:
         self.states: dict[str, ir.Assign] = {}
         self.auxiliaries: dict[str, ir.Assign] = {}
         self.functions: list[str] = []
+        self.implicit = False  # whether the update being resolved is implicit
 
     # The whole program ---------------------------------------------------------------------------------------------
 
@@ -121,6 +123,7 @@ class _Resolver:
         updates = []
         defined: set[str] = set()
         for assign in assigns:
+            self.implicit = False
             kind = self._vector_expr(assign.value, assign, defined)
             if kind is not Type.VECTOR:
                 raise fail(
@@ -130,7 +133,7 @@ class _Resolver:
                     f"combine vectors, for example `{assign.target}[k]` or `grad f(...)`",
                 )
             defined.add(assign.target)
-            updates.append(Update(assign.target, assign.index.offset == 1, assign.value, assign.span))
+            updates.append(Update(assign.target, assign.index.offset == 1, assign.value, assign.span, self.implicit))
         output, zero_init = self._output_and_init(statements)
         return Model(name, tuple(self.params.values()), tuple(updates), output, zero_init, tuple(self.functions))
 
@@ -413,12 +416,24 @@ class _Resolver:
                 )
             return Type.VECTOR
         if isinstance(expr, ir.Prox):
-            raise fail(
-                "implicit-unsupported",
-                "`prox` is an implicit step, which this version of alg2net cannot compile yet",
-                expr.span,
-                "write an explicit step such as `x[k] - t * grad g(x[k])`",
-            )
+            self.implicit = True
+            if expr.function not in self.functions:
+                self.functions.append(expr.function)
+            if self._vector_expr(expr.arg, assign, defined, inside_grad=True) is not Type.VECTOR:
+                raise fail(
+                    "scalar-gradient-point",
+                    f"prox {expr.function} is taken at a vector, and its first argument is a scalar",
+                    expr.arg.span,
+                    "for example `prox g(x[k], t)`",
+                )
+            if self._vector_expr(expr.step, assign, defined, inside_grad) is not Type.SCALAR:
+                raise fail(
+                    "vector-prox-step",
+                    f"the step of prox {expr.function} must be a scalar",
+                    expr.step.span,
+                    "for example `prox g(x[k], h)` with a param h",
+                )
+            return Type.VECTOR
         if isinstance(expr, ir.Neg):
             return self._vector_expr(expr.operand, assign, defined, inside_grad)
         return self._binary(expr, assign, defined, inside_grad)
@@ -500,13 +515,8 @@ class _Resolver:
             return
         if index.offset == 1 and name == assign.target:
             if inside_grad:
-                raise fail(
-                    "implicit-unsupported",
-                    f"{name}[k+1] on its own right-hand side makes an implicit step, "
-                    "which this version of alg2net cannot compile yet",
-                    node.span,
-                    f"use the explicit {name}[k] here",
-                )
+                self.implicit = True
+                return
             raise fail(
                 "self-reference",
                 f"{name}[k+1] is defined in terms of itself outside `grad` or `prox`",

@@ -16,6 +16,7 @@ import sympy as sp
 from alg2net import resources
 from alg2net.codegen.names import MODULE_ATTRIBUTES, MODULE_DICT_ATTRIBUTES, PYTHON_RESERVED, Namespace, class_name
 from alg2net.codegen.printer import DslPrinter, TorchPrinter
+from alg2net.errors import fail
 from alg2net.derive import K, LearnableForm, ParamForm, Step, offset_of, vector
 from alg2net.resolve import ParamKind
 
@@ -37,6 +38,15 @@ class Options:
 def emit(form: LearnableForm, options: Options, source: str, version: str) -> str:
     """The generated module's source text."""
     model = form.model
+    for step, update in zip(form.steps, model.updates, strict=True):
+        if step.implicit:
+            raise fail(
+                "implicit-unsupported",
+                f"the update of {step.target} is an implicit step (prox, or {step.target}[k+1] inside grad), "
+                "which this version of alg2net cannot compile yet",
+                update.span,
+                "`alg2net check` analyses it; for a network, write an explicit step",
+            )
     name = class_name(model.name, set(_GENERATED))
     attributes = Namespace(MODULE_ATTRIBUTES | PYTHON_RESERVED)
     stored = {p.definition.name: attributes.claim(p.definition.name) for p in form.params}
