@@ -42,7 +42,9 @@ def load(path: str | Path, **options) -> type:
     module.__file__ = f"<alg2net:{path}>"
     sys.modules[module.__name__] = module
     exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102 - our own generated code
-    return getattr(module, class_name(name, set(BLOCKS.values()) | {"self", "torch", "nn", "math", "k", "Any", "Callable"}))
+    return getattr(
+        module, class_name(name, set(BLOCKS.values()) | {"self", "torch", "nn", "math", "k", "Any", "Callable"})
+    )
 
 
 def _options(block: str, activation: str, hidden: int | None, tied: bool) -> Options:

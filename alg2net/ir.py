@@ -23,10 +23,6 @@ class Span:
 NOWHERE = Span(0, 0, 0, 0)
 
 
-def _span() -> Span:
-    return field(default=NOWHERE, compare=False, repr=False)
-
-
 class Op(enum.Enum):
     ADD = "+"
     SUB = "-"
@@ -41,7 +37,7 @@ class Index:
 
     offset: int
     relative: bool = True
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
     def __str__(self) -> str:
         if not self.relative:
@@ -57,27 +53,27 @@ class Index:
 @dataclass(frozen=True, slots=True)
 class Number:
     text: str
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Name:
     id: str
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Counter:
     """The layer counter `k`."""
 
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Indexed:
     id: str
     index: Index
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +82,14 @@ class Call:
 
     func: str
     args: tuple[Expr, ...]
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Grad:
     function: str
     arg: Expr
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +97,13 @@ class Prox:
     function: str
     arg: Expr
     step: Expr
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Neg:
     operand: Expr
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +111,7 @@ class Binary:
     op: Op
     left: Expr
     right: Expr
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 Expr = Number | Name | Counter | Indexed | Call | Grad | Prox | Neg | Binary
@@ -128,7 +124,7 @@ EXPR_KINDS: tuple[type, ...] = (Number, Name, Counter, Indexed, Call, Grad, Prox
 @dataclass(frozen=True, slots=True)
 class Algorithm:
     name: str
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +135,13 @@ class Param:
     index: Index | None
     value: Expr
     learnable: bool = False
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Output:
     name: str
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +150,7 @@ class Init:
 
     name: str
     zero: bool
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +160,7 @@ class Assign:
     target: str
     index: Index
     value: Expr
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
 
 
 Statement = Algorithm | Param | Output | Init | Assign

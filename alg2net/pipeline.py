@@ -1,6 +1,6 @@
 """The compiler's stages, in order. Each stage's module docstring says what it assumes and guarantees.
 
-    parse (syntax) -> resolve -> derive -> emit (codegen)
+parse (syntax) -> resolve -> derive -> emit (codegen)
 """
 
 from __future__ import annotations

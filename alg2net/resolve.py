@@ -285,7 +285,9 @@ class _Resolver:
                 )
             if param is not None and node.id == param.name:
                 raise fail("undefined-name", f"'{node.id}' is used in its own definition", node.span)
-            raise fail("undefined-name", f"unknown name '{node.id}'", node.span, f"declare it with `param {node.id} = ...`")
+            raise fail(
+                "undefined-name", f"unknown name '{node.id}'", node.span, f"declare it with `param {node.id} = ...`"
+            )
         if definition.kind is not ParamKind.CONSTANT:
             raise fail(
                 "missing-index",

@@ -182,7 +182,7 @@ class _Lower(Transformer):
     def neg(self, meta, operand):
         return ir.Neg(operand, _span(meta))
 
-    def _binary(op):  # noqa: N805 - a factory used while the class body runs
+    def _binary(op):  # a factory used while the class body runs, then deleted
         def method(self, meta, left, right):
             return ir.Binary(op, left, right, _span(meta))
 
@@ -225,7 +225,12 @@ def _syntax_error(error: UnexpectedInput, text: str) -> Alg2NetError:
             "the language uses names, numbers, + - * / ^ ( ) [ ] , = and # comments",
         )
     token = getattr(error, "token", None)
-    if isinstance(error, UnexpectedToken) and token is not None and token.value in KEYWORDS and "NAME" in error.expected:
+    if (
+        isinstance(error, UnexpectedToken)
+        and token is not None
+        and token.value in KEYWORDS
+        and "NAME" in error.expected
+    ):
         return fail(
             "keyword-as-name",
             f"'{token.value}' is a keyword and cannot be used as a name",

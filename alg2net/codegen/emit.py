@@ -16,8 +16,8 @@ import sympy as sp
 from alg2net import resources
 from alg2net.codegen.names import MODULE_ATTRIBUTES, MODULE_DICT_ATTRIBUTES, PYTHON_RESERVED, Namespace, class_name
 from alg2net.codegen.printer import DslPrinter, TorchPrinter
-from alg2net.errors import fail
 from alg2net.derive import K, LearnableForm, ParamForm, Step, offset_of, vector
+from alg2net.errors import fail
 from alg2net.resolve import ParamKind
 
 BLOCKS = {"mlp": "MLPBlock", "conv": "ConvBlock", "attention": "AttentionBlock"}
@@ -98,7 +98,13 @@ def _imports(modules: set[str]) -> list[str]:
     lines = []
     if "math" in modules:
         lines.append("import math")
-    lines += ["from collections.abc import Callable", "from typing import Any", "", "import torch", "from torch import nn"]
+    lines += [
+        "from collections.abc import Callable",
+        "from typing import Any",
+        "",
+        "import torch",
+        "from torch import nn",
+    ]
     return lines
 
 
@@ -169,7 +175,9 @@ def _param_summary(param: ParamForm) -> str:
 # __init__: params ------------------------------------------------------------------------------------------------
 
 
-_INIT_LOCALS = frozenset({"width", "depth", "block_factory", "tied", "params", "unknown", "layers", "layer", "name", "v"})
+_INIT_LOCALS = frozenset(
+    {"width", "depth", "block_factory", "tied", "params", "unknown", "layers", "layer", "name", "v"}
+)
 
 
 class _InitWriter:
@@ -296,7 +304,9 @@ class _ForwardWriter:
     def _prelude(self) -> list[str]:
         model = self.form.model
         lines = []
-        ordered = [s for s in model.states if s not in model.zero_init] + [s for s in model.states if s in model.zero_init]
+        ordered = [s for s in model.states if s not in model.zero_init] + [
+            s for s in model.states if s in model.zero_init
+        ]
         for state in ordered:
             base = self.history[state][0]
             if state in model.zero_init:

@@ -1,0 +1,101 @@
+"""AdamsBashforth2: the network of the algorithm `adams_bashforth2`, compiled by alg2net 0.1.0.
+
+Layer k runs one iteration of the algorithm below; every `grad F` is a learnable block.
+
+Algorithm:
+
+    # Adams-Bashforth 2, the explicit two-step linear multistep method (Hairer, Norsett, Wanner, III.1).
+    #   x_{k+1} = x_k - h * (3/2 grad f(x_k) - 1/2 grad f(x_{k-1}))
+    algorithm adams_bashforth2
+
+    param h = 1
+
+    x[k+1] = x[k] - h * (3/2 * grad f(x[k]) - 1/2 * grad f(x[k-1]))
+
+Learnable form (T_F is the block of layer k, or the shared block when tied):
+
+    x[k+1] = x[k] - h*(3*T_f(x[k])/2 - T_f(x[k-1])/2)
+
+Needs only PyTorch.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class MLPBlock(nn.Module):
+    """T(z) = W2 relu(W1 z + b1) + b2 on (batch, width) tensors."""
+
+    def __init__(self, width: int, hidden: int) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width)
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.layers(z)
+
+
+class AdamsBashforth2(nn.Module):
+    """`adams_bashforth2` unrolled into `depth` layers; every grad F is a learnable block.
+
+    Args:
+        width: features of the (batch, width) input.
+        depth: number of layers (iterations of the algorithm), at least 1.
+        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block.
+        tied: one block per function shared by all layers.
+        **params: initial values by name, overriding the algorithm's:
+            h: a number (default 1).
+    """
+
+    def __init__(
+        self,
+        width: int,
+        depth: int,
+        *,
+        block_factory: Callable[[str, int], nn.Module] | None = None,
+        tied: bool = False,
+        **params: Any,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(params) - {"h"})
+        if unknown:
+            raise TypeError(
+                f"AdamsBashforth2() got unknown params {unknown}; it takes h"
+            )
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        self.width = width
+        self.depth = depth
+        self.tied = tied
+        h = float(params.get("h", 1))
+        self.register_buffer("h", torch.tensor(h))
+
+        if block_factory is None:
+
+            def block_factory(name: str, layer: int) -> nn.Module:
+                return MLPBlock(width, hidden=width)
+
+        layers = 1 if tied else depth
+        self.blocks = nn.ModuleDict(
+            {
+                "f": nn.ModuleList(
+                    block_factory("f", layer) for layer in range(layers)
+                ),
+            }
+        )
+
+    def _block(self, name: str, k: int) -> nn.Module:
+        """The block of function `name` at layer k (the shared one when tied)."""
+        return self.blocks[name][0 if self.tied else k]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_prev = x
+        for k in range(self.depth):
+            grad_f_x = self._block("f", k)(x)
+            grad_f_x_prev = self._block("f", k)(x_prev)
+            x_prev, x = x, x - self.h * (3 * grad_f_x / 2 - grad_f_x_prev / 2)
+        return x

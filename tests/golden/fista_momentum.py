@@ -1,0 +1,113 @@
+"""FistaMomentum: the network of the algorithm `fista_momentum`, compiled by alg2net 0.1.0.
+
+Layer k runs one iteration of the algorithm below; every `grad F` is a learnable block.
+
+Algorithm:
+
+    # FISTA's momentum with its t-recurrence, on a gradient step (Beck, Teboulle 2009; smooth case).
+    #   t_0 = 1,  t_{k+1} = (1 + sqrt(1 + 4 t_k^2)) / 2
+    #   y_k     = x_k + (t_k - 1) / t_{k+1} * (x_k - x_{k-1})
+    #   x_{k+1} = y_k - h * grad f(y_k)
+    algorithm fista_momentum
+
+    param h = 1
+    param t[0] = 1
+    param t[k+1] = (1 + sqrt(1 + 4 * t[k]^2)) / 2
+
+    y[k]   = x[k] + (t[k] - 1) / t[k+1] * (x[k] - x[k-1])
+    x[k+1] = y[k] - h * grad f(y[k])
+
+Learnable form (T_F is the block of layer k, or the shared block when tied):
+
+    y[k] = x[k] + (t[k] - 1)*(x[k] - x[k-1])/t[k+1]
+    x[k+1] = y[k] - h*T_f(y[k])
+
+Needs only PyTorch.
+"""
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class MLPBlock(nn.Module):
+    """T(z) = W2 relu(W1 z + b1) + b2 on (batch, width) tensors."""
+
+    def __init__(self, width: int, hidden: int) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width)
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.layers(z)
+
+
+class FistaMomentum(nn.Module):
+    """`fista_momentum` unrolled into `depth` layers; every grad F is a learnable block.
+
+    Args:
+        width: features of the (batch, width) input.
+        depth: number of layers (iterations of the algorithm), at least 1.
+        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block.
+        tied: one block per function shared by all layers.
+        **params: initial values by name, overriding the algorithm's:
+            h: a number (default 1).
+            t: the start t[0] of t[k+1] = 0.5 + sqrt(1 + 4*t[k]^2)/2 (default 1).
+    """
+
+    def __init__(
+        self,
+        width: int,
+        depth: int,
+        *,
+        block_factory: Callable[[str, int], nn.Module] | None = None,
+        tied: bool = False,
+        **params: Any,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(params) - {"h", "t"})
+        if unknown:
+            raise TypeError(
+                f"FistaMomentum() got unknown params {unknown}; it takes h, t"
+            )
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        self.width = width
+        self.depth = depth
+        self.tied = tied
+        h = float(params.get("h", 1))
+        self.register_buffer("h", torch.tensor(h))
+        t = [float(params.get("t", 1))]
+        for k in range(depth):
+            t.append(0.5 + math.sqrt(1 + 4 * t[k] ** 2) / 2)
+        self.register_buffer("t", torch.tensor(t))
+
+        if block_factory is None:
+
+            def block_factory(name: str, layer: int) -> nn.Module:
+                return MLPBlock(width, hidden=width)
+
+        layers = 1 if tied else depth
+        self.blocks = nn.ModuleDict(
+            {
+                "f": nn.ModuleList(
+                    block_factory("f", layer) for layer in range(layers)
+                ),
+            }
+        )
+
+    def _block(self, name: str, k: int) -> nn.Module:
+        """The block of function `name` at layer k (the shared one when tied)."""
+        return self.blocks[name][0 if self.tied else k]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_prev = x
+        for k in range(self.depth):
+            y = x + (self.t[k] - 1) * (x - x_prev) / self.t[k + 1]
+            grad_f_y = self._block("f", k)(y)
+            x_prev, x = x, y - self.h * grad_f_y
+        return x

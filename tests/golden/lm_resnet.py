@@ -1,0 +1,108 @@
+"""LmResnet: the network of the algorithm `lm_resnet`, compiled by alg2net 0.1.0.
+
+Layer k runs one iteration of the algorithm below; every `grad F` is a learnable block.
+
+Algorithm:
+
+    # LM-ResNet: the linear two-step scheme with a learnable coefficient per layer (Lu, Zhong, Li, Dong, ICML 2018).
+    #   x_{k+1} = (1 - k_k) x_k + k_k x_{k-1} - h * grad f(x_k)
+    # The paper draws k_k from U[-0.1, 0]; here every layer starts at the middle of that range.
+    algorithm lm_resnet
+
+    param h = 1
+    param kn[k] = -0.05 learnable    # one learnable coefficient per layer
+
+    x[k+1] = (1 - kn[k]) * x[k] + kn[k] * x[k-1] - h * grad f(x[k])
+
+Learnable form (T_F is the block of layer k, or the shared block when tied):
+
+    x[k+1] = (1 - kn[k])*x[k] + kn[k]*x[k-1] - h*T_f(x[k])
+
+Needs only PyTorch.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class MLPBlock(nn.Module):
+    """T(z) = W2 relu(W1 z + b1) + b2 on (batch, width) tensors."""
+
+    def __init__(self, width: int, hidden: int) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width)
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.layers(z)
+
+
+class LmResnet(nn.Module):
+    """`lm_resnet` unrolled into `depth` layers; every grad F is a learnable block.
+
+    Args:
+        width: features of the (batch, width) input.
+        depth: number of layers (iterations of the algorithm), at least 1.
+        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block.
+        tied: one block per function shared by all layers.
+        **params: initial values by name, overriding the algorithm's:
+            h: a number (default 1).
+            kn: a sequence of depth numbers (default -0.05 at layer k, learnable).
+    """
+
+    def __init__(
+        self,
+        width: int,
+        depth: int,
+        *,
+        block_factory: Callable[[str, int], nn.Module] | None = None,
+        tied: bool = False,
+        **params: Any,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(params) - {"h", "kn"})
+        if unknown:
+            raise TypeError(f"LmResnet() got unknown params {unknown}; it takes h, kn")
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        self.width = width
+        self.depth = depth
+        self.tied = tied
+        h = float(params.get("h", 1))
+        self.register_buffer("h", torch.tensor(h))
+        kn = [float(v) for v in params.get("kn", [-0.05 for k in range(depth)])]
+        if len(kn) != depth:
+            raise ValueError(f"kn needs {depth} values, one per layer; got {len(kn)}")
+        self.kn = nn.Parameter(torch.tensor(kn))
+
+        if block_factory is None:
+
+            def block_factory(name: str, layer: int) -> nn.Module:
+                return MLPBlock(width, hidden=width)
+
+        layers = 1 if tied else depth
+        self.blocks = nn.ModuleDict(
+            {
+                "f": nn.ModuleList(
+                    block_factory("f", layer) for layer in range(layers)
+                ),
+            }
+        )
+
+    def _block(self, name: str, k: int) -> nn.Module:
+        """The block of function `name` at layer k (the shared one when tied)."""
+        return self.blocks[name][0 if self.tied else k]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_prev = x
+        for k in range(self.depth):
+            grad_f_x = self._block("f", k)(x)
+            x_prev, x = (
+                x,
+                (1 - self.kn[k]) * x + self.kn[k] * x_prev - self.h * grad_f_x,
+            )
+        return x
