@@ -56,7 +56,8 @@ class BlockCall:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """`target[k + offset] = value` in the learnable form; `calls` are the explicit block calls it makes first.
+    """`target[k + offset] = value` in the learnable form; `calls` are the block calls to make before it, at
+    known points (not yet made by an earlier step of the layer).
 
     An implicit step's `value` contains `target[k+1]` inside a block call or a `prox_F(v, t)` application: the step
     is the fixed-point equation `target[k+1] = value`.
@@ -111,9 +112,11 @@ def derive(model: Model) -> LearnableForm:
     seen: set[BlockCall] = set()
     for update in model.updates:
         value = to_sympy(update.value)
+        unknown = vector(update.target, 1) if update.is_state else None
         calls = []
         for call in _block_calls(update.value):
-            if call not in seen:
+            at_unknown = unknown is not None and call.arg.has(unknown)
+            if call not in seen and not at_unknown:  # a call at the unknown is made inside the solve
                 seen.add(call)
                 calls.append(call)
         steps.append(Step(update.target, 1 if update.is_state else 0, value, tuple(calls), update.implicit))

@@ -17,7 +17,6 @@ from alg2net import resources
 from alg2net.codegen.names import MODULE_ATTRIBUTES, MODULE_DICT_ATTRIBUTES, PYTHON_RESERVED, Namespace, class_name
 from alg2net.codegen.printer import DslPrinter, TorchPrinter
 from alg2net.derive import K, LearnableForm, ParamForm, Step, offset_of, vector
-from alg2net.errors import fail
 from alg2net.resolve import ParamKind
 
 BLOCKS = {"mlp": "MLPBlock", "conv": "ConvBlock", "attention": "AttentionBlock"}
@@ -38,24 +37,21 @@ class Options:
 def emit(form: LearnableForm, options: Options, source: str, version: str) -> str:
     """The generated module's source text."""
     model = form.model
-    for step, update in zip(form.steps, model.updates, strict=True):
-        if step.implicit:
-            raise fail(
-                "implicit-unsupported",
-                f"the update of {step.target} is an implicit step (prox, or {step.target}[k+1] inside grad), "
-                "which this version of alg2net cannot compile yet",
-                update.span,
-                "`alg2net check` analyses it; for a network, write an explicit step",
-            )
     name = class_name(model.name, set(_GENERATED))
     attributes = Namespace(MODULE_ATTRIBUTES | PYTHON_RESERVED)
     stored = {p.definition.name: attributes.claim(p.definition.name) for p in form.params}
     init = _InitWriter(form, stored)
-    forward = _ForwardWriter(form, stored)
+    forward = _ForwardWriter(form, stored, attributes)
+    implicit = any(step.implicit for step in form.steps)
     modules = init.printer.modules | forward.printer.modules
+    if implicit:
+        modules |= {"math", "warnings"} | ({"functools"} if forward.methods else set())
     context = {
         "module_doc": _module_doc(form, name, source, version),
         "imports": _imports(modules),
+        "implicit": implicit,
+        "methods": forward.methods,
+        "uses_prox": forward.uses_prox,
         "block": options.block,
         "activation": options.activation,
         "activation_module": ACTIVATIONS[options.activation],
@@ -95,20 +91,20 @@ def _hidden(options: Options) -> str:
 
 
 def _imports(modules: set[str]) -> list[str]:
-    lines = []
-    if "math" in modules:
-        lines.append("import math")
-    lines += [
-        "from collections.abc import Callable",
-        "from typing import Any",
-        "",
-        "import torch",
-        "from torch import nn",
-    ]
-    return lines
+    standard = [f"import {name}" for name in ("functools", "math", "warnings") if name in modules]
+    standard += ["from collections.abc import Callable", "from typing import Any"]
+    return [*standard, "", "import torch", "from torch import nn"]
 
 
 # Docstrings --------------------------------------------------------------------------------------------------------
+
+
+def _calls_at(expr: sp.Expr, point: sp.Basic) -> list[sp.Expr]:
+    """The block calls in `expr` whose argument involves `point`."""
+    return sorted(
+        (c for c in expr.atoms(sp.Function) if c.func.__name__.startswith("T_") and c.args[0].has(point)),
+        key=sp.default_sort_key,
+    )
 
 
 def _docstring_text(text: str) -> str:
@@ -233,8 +229,10 @@ class _InitWriter:
 class _ForwardWriter:
     """The forward pass: state set-up, one loop iteration per layer, history shifts, the output."""
 
-    def __init__(self, form: LearnableForm, attributes: dict[str, str]):
+    def __init__(self, form: LearnableForm, attributes: dict[str, str], scope_attributes: Namespace):
         self.form = form
+        self.methods: list[list[str]] = []
+        self.uses_prox = False
         model = form.model
         scope = Namespace(PYTHON_RESERVED | _GENERATED)
         dict_keys = Namespace(MODULE_DICT_ATTRIBUTES)
@@ -279,7 +277,8 @@ class _ForwardWriter:
                 block_outputs[call] = scope.claim(preferred)
         all_vectors = set(self.names) - tensors - {K}
         all_vectors |= {vector(s, 1) for s in model.states} | {c.expr for c in block_outputs}
-        self.printer = TorchPrinter(self.names, frozenset(tensors), frozenset(all_vectors))
+        self.printer = TorchPrinter(self.names, frozenset(tensors), frozenset(all_vectors), self._prox_call)
+        self.function_keys = function_keys
         self.prelude = self._prelude()
         self.body: list[str] = []
         shifts: list[str] = []
@@ -288,7 +287,10 @@ class _ForwardWriter:
                 arg = self.printer.doprint(call.arg)
                 self.names[call.expr] = block_outputs[call]
                 self.body.append(f'{block_outputs[call]} = self._block("{function_keys[call.function]}", k)({arg})')
-            value = self.printer.doprint(step.value, vector(step.target))
+            if step.implicit and step.value.has(vector(step.target, 1)):
+                value = self._implicit_update(step, scope_attributes)
+            else:
+                value = self.printer.doprint(step.value, vector(step.target))
             if step.offset == 0:
                 self.body.append(f"{self.names[vector(step.target)]} = {value}")
             elif self._read_later(step.target, form.steps[i + 1 :]):
@@ -300,6 +302,38 @@ class _ForwardWriter:
                 self.names[vector(step.target, 1)] = self.history[step.target][0]
         self.body += shifts
         self.result = self.history[model.output][0]
+
+    def _prox_call(self, function: str, point: str, step: str) -> str:
+        self.uses_prox = True
+        return f'self._prox("{self.function_keys[function]}", k, {point}, {step})'
+
+    def _implicit_update(self, step: Step, scope_attributes: Namespace) -> str:
+        """A method mapping target[k+1] to the right-hand side, and the solve of its fixed point in forward."""
+        unknown = vector(step.target, 1)
+        unknown_name = self.next_names[step.target]
+        inline = {}
+        for call in _calls_at(step.value, unknown):
+            inline[call] = f'self._block("{self.function_keys[call.func.__name__[2:]]}", k)'
+        known = sorted(
+            {self.names[a] for a in step.value.atoms(sp.Indexed) if a in self.names and a != unknown}
+            | {self.names[c] for c in step.value.atoms(sp.Function) if c in self.names}
+        )
+        self.names[unknown] = unknown_name
+        body = self.printer.doprint(step.value, vector(step.target), inline)
+        del self.names[unknown]
+        method = scope_attributes.claim(f"_{step.target}_update")
+        arguments = "".join(f", {name}: torch.Tensor" for name in known)
+        equation = f"{step.target}[k+1] = {DslPrinter().doprint(step.value, vector(step.target))}"
+        self.methods.append(
+            [
+                f"def {method}(self, k: int{arguments}, {unknown_name}: torch.Tensor) -> torch.Tensor:",
+                f'    """The map whose fixed point is the implicit update {_docstring_text(equation)}."""',
+                f"    return {body}",
+            ]
+        )
+        bound = ", ".join(["k", *known])
+        current = self.history[step.target][0]
+        return f'self._equilibrium(functools.partial(self.{method}, {bound}), {current}, f"{step.target}[k+1] at layer {{k}}")'
 
     def _prelude(self) -> list[str]:
         model = self.form.model

@@ -12,6 +12,7 @@ printer prints Min/Max as torch.min/max, which reduce a tensor instead).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import sympy as sp
@@ -37,9 +38,9 @@ class _OrderedPrinter(StrPrinter):
         return super().doprint(expr)
 
     def _is_vector(self, expr: sp.Basic) -> bool:
-        if self.vectors is None:  # the language's notation: any block call or indexed vector
-            return isinstance(expr, (AppliedUndef, sp.Indexed)) or any(self._is_vector(a) for a in expr.args)
-        return expr in self.vectors or any(self._is_vector(arg) for arg in expr.args)
+        if isinstance(expr, AppliedUndef) or (self.vectors is None and isinstance(expr, sp.Indexed)):
+            return True  # a block call or prox; in the language's notation also any indexed name
+        return (self.vectors is not None and expr in self.vectors) or any(self._is_vector(a) for a in expr.args)
 
     def _print_Add(self, expr, order=None) -> str:
         def key(term):
@@ -102,15 +103,28 @@ class TorchPrinter(_OrderedPrinter):
         names: dict[sp.Basic, str],
         tensors: frozenset[sp.Basic] = frozenset(),
         vectors: frozenset[sp.Basic] = frozenset(),
+        prox_call: Callable[[str, str, str], str] | None = None,
     ):
         super().__init__(vectors)
         self.names = names
         self.tensors = tensors | vectors
+        self.prox_call = prox_call  # (function, point text, step text) -> the text of the prox
+        self.inline: dict[sp.Basic, str] = {}
         self.modules: set[str] = set()  # "math" or "torch", when a function needs it
+
+    def doprint(self, expr, lead: sp.Basic | None = None, inline: dict[sp.Basic, str] | None = None) -> str:
+        """`inline` maps block calls to print as calls, `{block text}({argument})`, instead of by name."""
+        self.inline = inline or {}
+        return super().doprint(expr, lead)
 
     def _print(self, expr, **kwargs) -> str:
         if expr in self.names:
             return self.names[expr]
+        if expr in self.inline:
+            return f"{self.inline[expr]}({self._print(expr.args[0])})"
+        if isinstance(expr, AppliedUndef) and expr.func.__name__.startswith("prox_") and self.prox_call:
+            point, step = expr.args
+            return self.prox_call(expr.func.__name__[5:], self._print(point), self._print(step))
         if isinstance(expr, AppliedUndef) or not isinstance(expr, _ALLOWED):
             raise TypeError(f"cannot print {type(expr).__name__} `{expr}` as Python")
         return super()._print(expr, **kwargs)
