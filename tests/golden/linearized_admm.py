@@ -84,10 +84,8 @@ def anderson(
             [(v - p).flatten() for p, v in zip(points, values)]
         ).double()
         gram = residuals @ residuals.T
-        gram += (
-            1e-12
-            * gram.diagonal().max()
-            * torch.eye(len(points), dtype=gram.dtype, device=gram.device)
+        gram = gram + 1e-12 * gram.diagonal().max() * torch.eye(
+            len(points), dtype=gram.dtype, device=gram.device
         )
         weights = torch.linalg.solve(
             gram, torch.ones(len(points), dtype=gram.dtype, device=gram.device)
@@ -201,8 +199,9 @@ class LinearizedAdmm(nn.Module):
     def _check_converged(self, residual: float, where: str) -> None:
         if residual > self.solver_tol:
             warnings.warn(
-                f"{type(self).__name__}: {where} did not converge: relative residual {residual:.2e} "
-                f"> solver_tol={self.solver_tol:.1e} after at most {self.solver_max_iter} iterations",
+                f"{type(self).__name__}: {where} did not converge: relative residual {residual:.2e} > "
+                f"solver_tol={self.solver_tol:.1e} within solver_max_iter={self.solver_max_iter}; it goes on from "
+                "the best iterate (raise solver_max_iter, or shrink the step so that the map contracts)",
                 RuntimeWarning,
                 stacklevel=3,
             )
