@@ -1,18 +1,21 @@
 """Stage 3, derive: the learnable form of a resolved algorithm, in SymPy.
 
-Assumes a `Model` from `alg2net.resolve`. Guarantees exact SymPy expressions (numbers as rationals) in which every
-`grad F(v)` is the application `T_F(v)` of an undefined function, vectors and per-layer params are `IndexedBase`
-entries such as `x[k - 1]` and `mu[k]`, and constant params are real symbols. Block calls are listed once per
-distinct (function, argument) pair, in the order a layer first needs them.
+Assumes a `Model` from `alg2net.resolve`. Guarantees exact SymPy expressions (numbers as rationals of float64 size)
+in which every `grad F(v)` is the application `T_F(v)` of an undefined function, vectors and per-layer params are
+`IndexedBase` entries such as `x[k - 1]` and `mu[k]`, and constant params are real symbols. Block calls are listed
+once per distinct (function, argument) pair, in the order a layer first needs them. Arithmetic without a finite
+real value (`1/0`, `sqrt(-1)`) or out of float64 range is a located error.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import sympy as sp
 
 from alg2net import ir
+from alg2net.errors import fail
 from alg2net.resolve import Model, ParamDef
 
 K = sp.Symbol("k", integer=True, nonnegative=True)
@@ -132,7 +135,7 @@ def _param_form(definition: ParamDef) -> ParamForm:
 def to_sympy(expr: ir.Expr) -> sp.Expr:
     """Translate an IR expression. Constant params become real symbols, everything indexed an `Indexed`."""
     if isinstance(expr, ir.Number):
-        return sp.Rational(expr.text)
+        return _finite(sp.Rational(expr.text), expr)
     if isinstance(expr, ir.Counter):
         return K
     if isinstance(expr, ir.Name):
@@ -142,7 +145,7 @@ def to_sympy(expr: ir.Expr) -> sp.Expr:
             return vector(expr.id, expr.index.offset)
         return sp.IndexedBase(expr.id)[expr.index.offset]
     if isinstance(expr, ir.Call):
-        return _FUNCTIONS[expr.func](*(to_sympy(a) for a in expr.args))
+        return _finite(_FUNCTIONS[expr.func](*(to_sympy(a) for a in expr.args)), expr)
     if isinstance(expr, ir.Grad):
         return block(expr.function)(to_sympy(expr.arg))
     if isinstance(expr, ir.Prox):
@@ -150,8 +153,52 @@ def to_sympy(expr: ir.Expr) -> sp.Expr:
     if isinstance(expr, ir.Neg):
         return -to_sympy(expr.operand)
     if isinstance(expr, ir.Binary):
-        return _OPS[expr.op](to_sympy(expr.left), to_sympy(expr.right))
+        left, right = to_sympy(expr.left), to_sympy(expr.right)
+        if expr.op is ir.Op.POW:
+            _no_huge_power(left, right, expr)
+        return _finite(_OPS[expr.op](left, right), expr)
     raise NotImplementedError(f"no SymPy translation for {type(expr).__name__}")
+
+
+# Beyond this many decimal digits a number has no float64 value (the largest float64 is about 1.8e308).
+_MAX_DIGITS = 308
+
+
+def _finite(value: sp.Expr, node: ir.Expr) -> sp.Expr:
+    """`value`, or a located error when the arithmetic of `node` has no finite real value."""
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
+        raise fail(
+            "undefined-value",
+            "this expression has no finite real value",
+            node.span,
+            "look for a division by zero, a sqrt of a negative number or a log of zero",
+        )
+    if value.is_Rational and value != 0 and abs(_log10(value)) > _MAX_DIGITS:
+        raise _out_of_range(node)
+    return value
+
+
+def _no_huge_power(base: sp.Expr, exponent: sp.Expr, node: ir.Expr) -> None:
+    """Refuse `base ^ exponent` of two numbers whose value is out of float64 range before SymPy spends forever
+    computing it exactly (`9 ^ 9 ^ 9` has 370 million digits)."""
+    numbers = base.is_Rational and exponent.is_Rational and base not in (0, 1, -1)
+    if numbers and abs(float(exponent)) * abs(_log10(base)) > _MAX_DIGITS:
+        raise _out_of_range(node)
+
+
+def _log10(value: sp.Rational) -> float:
+    """log10 |value|, computed without converting a huge integer to a float."""
+    value = abs(value)
+    return math.log10(value.p) - math.log10(value.q)
+
+
+def _out_of_range(node: ir.Expr):
+    return fail(
+        "number-out-of-range",
+        "this number is out of the range of float64 (about 1e-308 to 1e308 in size)",
+        node.span,
+        "use a number of a size that a float64 holds",
+    )
 
 
 def _block_calls(expr: ir.Expr) -> list[BlockCall]:

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from alg2net import __version__
-from alg2net.codegen.emit import Options, emit
+from alg2net.codegen.emit import emit
+from alg2net.codegen.options import Options
 from alg2net.derive import LearnableForm, derive
 from alg2net.errors import Alg2NetError
 from alg2net.resolve import resolve

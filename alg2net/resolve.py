@@ -23,6 +23,9 @@ BUILTINS: dict[str, tuple[int, int | None]] = {  # name -> (fewest, most) argume
 }
 
 
+_MOVE_VECTOR = "a param holds numbers: write vector terms in an update such as `x[k+1] = ...`"
+
+
 class ParamKind(enum.Enum):
     CONSTANT = "constant"  # param h = 1
     SCHEDULE = "schedule"  # param mu[k] = (k - 1) / (k + 2)
@@ -92,6 +95,7 @@ class _Resolver:
         self.pending_recurrence: dict[str, ir.Param] = {}
         self.states: dict[str, ir.Assign] = {}
         self.auxiliaries: dict[str, ir.Assign] = {}
+        self.vectors = {s.target for s in program.statements if isinstance(s, ir.Assign)}  # states and auxiliaries
         self.functions: list[str] = []
         self.implicit = False  # whether the update being resolved is implicit
 
@@ -256,7 +260,9 @@ class _Resolver:
                     f"use k in a schedule: `param {param.name}[k] = ...`",
                 )
             elif isinstance(node, (ir.Grad, ir.Prox)):
-                raise fail("vector-in-param", "a param is a scalar and cannot contain a gradient", node.span)
+                raise fail(
+                    "vector-in-param", "a param is a scalar and cannot contain a gradient", node.span, _MOVE_VECTOR
+                )
             elif isinstance(node, ir.Call):
                 self._check_call(node)
             elif isinstance(node, ir.Name):
@@ -276,15 +282,27 @@ class _Resolver:
     def _scalar_name(self, node: ir.Name, param: ir.Param | None) -> ParamDef:
         definition = self.params.get(node.id)
         if definition is None:
-            if node.id in self.states or node.id in self.auxiliaries:
+            if node.id in self.vectors and param is not None:
+                raise fail(
+                    "vector-in-param",
+                    f"a param is a scalar and cannot use the vector '{node.id}'",
+                    node.span,
+                    _MOVE_VECTOR,
+                )
+            if node.id in self.vectors:
                 raise fail(
                     "vector-without-index",
                     f"'{node.id}' is a vector and needs an index",
                     node.span,
-                    f"write `{node.id}[k]`" + (" in an update, not in a param" if param else ""),
+                    f"write `{node.id}[k]`",
                 )
             if param is not None and node.id == param.name:
-                raise fail("undefined-name", f"'{node.id}' is used in its own definition", node.span)
+                raise fail(
+                    "undefined-name",
+                    f"'{node.id}' is used in its own definition",
+                    node.span,
+                    "define a param from numbers and params declared above it",
+                )
             raise fail(
                 "undefined-name", f"unknown name '{node.id}'", node.span, f"declare it with `param {node.id} = ...`"
             )
@@ -301,8 +319,13 @@ class _Resolver:
     def _scalar_indexed(self, node: ir.Indexed, param: ir.Param | None) -> ParamDef:
         definition = self.params.get(node.id)
         if definition is None:
-            if node.id in self.states or node.id in self.auxiliaries:
-                raise fail("vector-in-param", f"a param is a scalar and cannot use the vector '{node.id}'", node.span)
+            if node.id in self.vectors:
+                raise fail(
+                    "vector-in-param",
+                    f"a param is a scalar and cannot use the vector '{node.id}'",
+                    node.span,
+                    _MOVE_VECTOR,
+                )
             raise fail(
                 "undefined-name",
                 f"unknown name '{node.id}'",
@@ -345,6 +368,7 @@ class _Resolver:
                 "wrong-arity",
                 f"{node.func} takes {wanted} argument{'s' if fewest > 1 or most is None else ''}, not {len(node.args)}",
                 node.span,
+                f"for example `{node.func}({', '.join('ab'[:fewest])})`",
             )
 
     # Updates ---------------------------------------------------------------------------------------------------------
@@ -472,7 +496,12 @@ class _Resolver:
                 )
             return left
         if left is vector or right is vector:
-            raise fail("vector-power", "a vector cannot be raised to a power or be an exponent", expr.span)
+            raise fail(
+                "vector-power",
+                "a vector cannot be raised to a power or be an exponent",
+                expr.span,
+                "powers apply to scalars: numbers, params and k",
+            )
         return scalar
 
     def _vector_reference(self, node: ir.Indexed, assign: ir.Assign, defined: set[str], inside_grad: bool) -> None:

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Iterator
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from alg2net import ir, resources
 from alg2net.errors import Alg2NetError, fail
@@ -54,7 +54,7 @@ SYNTAX_ERRORS: dict[tuple[str, str, str], tuple[str, ...]] = {
         "bad-statement",
         "a statement starts with `algorithm`, `param`, `output`, `init` or an update `x[k+1] = ...`",
         "check the spelling of the first word",
-    ): ("= x[k]", "1 = x", "(x) = 1", "+ x[k]"),
+    ): ("= x[k]", "1 = x", "(x) = 1", "+ x[k]", "algorithm a\n= x[k]", "algorithm a\n\n= x[k]"),
     (
         "missing-name",
         "expected a name here",
@@ -225,23 +225,31 @@ def _syntax_error(error: UnexpectedInput, text: str) -> Alg2NetError:
             "the language uses names, numbers, + - * / ^ ( ) [ ] , = and # comments",
         )
     token = getattr(error, "token", None)
-    if (
-        isinstance(error, UnexpectedToken)
-        and token is not None
-        and token.value in KEYWORDS
-        and "NAME" in error.expected
-    ):
+    unclosed, stray = _unmatched_parentheses(text)
+    if isinstance(error, UnexpectedToken) and token is not None and token.type == "RPAR" and (line, column) in stray:
+        return fail("unbalanced-parenthesis", "this ')' closes no '('", span, "remove it or add the matching '('")
+    opened = [position for position in unclosed if position < (line, column)]
+    at_end = token is None or token.type in ("$END", "<EOF>")
+    if opened and (at_end or opened[-1][0] < line):  # the statement ran on to the error: its '(' is the cause
+        return fail(
+            "unbalanced-parenthesis",
+            "a '(' is never closed",
+            ir.Span(*opened[-1], *opened[-1]),
+            "add the matching ')' where the expression ends",
+        )
+    keyword = None
+    if isinstance(error, UnexpectedToken) and token is not None:
+        shifted = error.state.value_stack
+        if token.value in KEYWORDS and "NAME" in error.expected:
+            keyword = token
+        elif token.type == "LSQB" and shifted and isinstance(shifted[-1], Token) and shifted[-1].value in KEYWORDS:
+            keyword = shifted[-1]  # `param[k+1] = ...`: the keyword was read as one, not as the vector's name
+    if keyword is not None:
         return fail(
             "keyword-as-name",
-            f"'{token.value}' is a keyword and cannot be used as a name",
-            span,
-            f"rename it, for example '{token.value}_'",
-        )
-    if isinstance(error, UnexpectedToken) and token is not None and token.type == "RPAR":
-        return fail("unbalanced-parenthesis", "this ')' closes no '('", span, "remove it or add the matching '('")
-    if _open_parenthesis_at_end(error, text):
-        return fail(
-            "unbalanced-parenthesis", "a '(' is never closed", span, "add the matching ')' before the line ends"
+            f"'{keyword.value}' is a keyword and cannot be used as a name",
+            _token_span(keyword),
+            f"rename it, for example '{keyword.value}_'",
         )
     label = _match_label(error)
     if label is not None:
@@ -273,13 +281,19 @@ def _match_label(error: UnexpectedInput) -> tuple[str, str, str] | None:
     return min(candidates)[1] if candidates else None
 
 
-def _open_parenthesis_at_end(error: UnexpectedInput, text: str) -> bool:
-    if not isinstance(error, (UnexpectedEOF, UnexpectedToken)):
-        return False
-    token = getattr(error, "token", None)
-    if token is not None and token.type != "$END":
-        return False
-    return text.count("(") > text.count(")")
+def _unmatched_parentheses(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(line, column) of every '(' that is never closed and of every ')' that closes none, outside comments."""
+    unclosed: list[tuple[int, int]] = []
+    stray: list[tuple[int, int]] = []
+    for line, content in enumerate(text.splitlines(), start=1):
+        for column, char in enumerate(content.split("#", 1)[0], start=1):
+            if char == "(":
+                unclosed.append((line, column))
+            elif char == ")" and unclosed:
+                unclosed.pop()
+            elif char == ")":
+                stray.append((line, column))
+    return unclosed, stray
 
 
 def _position(error: UnexpectedInput, text: str) -> tuple[int, int]:

@@ -7,7 +7,6 @@ the standard library and torch. All decisions (names, order, lines) are made her
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import black
 import jinja2
@@ -15,23 +14,12 @@ import sympy as sp
 
 from alg2net import resources
 from alg2net.codegen.names import MODULE_ATTRIBUTES, MODULE_DICT_ATTRIBUTES, PYTHON_RESERVED, Namespace, class_name
+from alg2net.codegen.options import ACTIVATIONS, BLOCKS, Options
 from alg2net.codegen.printer import DslPrinter, TorchPrinter
 from alg2net.derive import K, LearnableForm, ParamForm, Step, offset_of, vector
 from alg2net.resolve import ParamKind
 
-BLOCKS = {"mlp": "MLPBlock", "conv": "ConvBlock", "attention": "AttentionBlock"}
-ACTIVATIONS = {"relu": "nn.ReLU()", "gelu": "nn.GELU()", "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()"}
 _GENERATED = frozenset({"self", "torch", "nn", "math", "k", "Any", "Callable"}) | frozenset(BLOCKS.values())
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """Compile options (module.md): the block kind, its activation and hidden size, and weight tying."""
-
-    block: str = "mlp"
-    activation: str = "relu"
-    hidden: int | None = None
-    tied: bool = False
 
 
 def emit(form: LearnableForm, options: Options, source: str, version: str) -> str:
@@ -314,10 +302,10 @@ class _ForwardWriter:
         inline = {}
         for call in _calls_at(step.value, unknown):
             inline[call] = f'self._block("{self.function_keys[call.func.__name__[2:]]}", k)'
-        known = sorted(
-            {self.names[a] for a in step.value.atoms(sp.Indexed) if a in self.names and a != unknown}
-            | {self.names[c] for c in step.value.atoms(sp.Function) if c in self.names}
-        )
+        # Locals the map reads are bound as arguments; params (`self.h`, `self.c[k]`) are read in place.
+        read = {self.names[a] for a in step.value.atoms(sp.Indexed) if a in self.names and a != unknown}
+        read |= {self.names[c] for c in step.value.atoms(sp.Function) if c in self.names}
+        known = sorted(name for name in read if name.isidentifier())
         self.names[unknown] = unknown_name
         body = self.printer.doprint(step.value, vector(step.target), inline)
         del self.names[unknown]

@@ -22,7 +22,10 @@ from sympy.printing.str import StrPrinter
 
 from alg2net.derive import K
 
-_ALLOWED = (sp.Add, sp.Mul, sp.Pow, sp.Rational, sp.Symbol, sp.Indexed, sp.exp, sp.log, sp.Abs, sp.Min, sp.Max)
+_ALLOWED = (
+    sp.Add, sp.Mul, sp.Pow, sp.Rational, type(sp.E), sp.Symbol, sp.Indexed, sp.exp, sp.log, sp.Abs, sp.Min, sp.Max
+)  # fmt: skip
+_LONGEST_PLAIN_NUMBER = 24  # characters; a longer number prints in scientific notation
 
 
 class _OrderedPrinter(StrPrinter):
@@ -64,20 +67,26 @@ class _OrderedPrinter(StrPrinter):
         return super()._print_Mul(expr)
 
     def _print_Rational(self, expr) -> str:
-        """A terminating decimal as a decimal (9/10 -> 0.9), any other fraction as p/q."""
-        if expr.q == 1:
-            return str(expr.p)
+        """A terminating decimal as a decimal (9/10 -> 0.9, 10**-30 -> 1e-30), any other fraction as p/q."""
         q = expr.q
         for prime in (2, 5):
             while q % prime == 0:
                 q //= prime
-        if q == 1:
-            return format(Decimal(expr.p) / Decimal(expr.q), "f")
-        return f"{expr.p}/{expr.q}"
+        if q != 1:
+            return f"{expr.p}/{expr.q}"
+        text = str(expr.p) if expr.q == 1 else format(Decimal(expr.p) / Decimal(expr.q), "f")
+        if len(text) > _LONGEST_PLAIN_NUMBER:
+            text = str((Decimal(expr.p) / Decimal(expr.q)).normalize()).lower()
+        return text
+
+    _print_Integer = _print_Rational  # SymPy's own would take precedence for integers
 
 
 class DslPrinter(_OrderedPrinter):
     """The learnable form in the language's notation: `x[k+1] = y[k] - h*T_f(y[k])`."""
+
+    def _print_Exp1(self, expr) -> str:
+        return "exp(1)"
 
     def _print_Indexed(self, expr) -> str:
         offset = sp.simplify(expr.indices[0] - K)
@@ -150,6 +159,11 @@ class TorchPrinter(_OrderedPrinter):
 
     def _print_exp(self, expr) -> str:
         return self._call("exp", expr.args[0])
+
+    def _print_Exp1(self, expr) -> str:
+        """SymPy turns `exp(1)` into the constant e."""
+        self.modules.add("math")
+        return "math.e"
 
     def _print_log(self, expr) -> str:
         return self._call("log", expr.args[0])
