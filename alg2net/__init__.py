@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from alg2net.api import compile_source, load
+from alg2net.api import check_source, compile_source, load
 from alg2net.errors import Alg2NetError
 
-__all__ = ["Alg2NetError", "__version__", "compile_source", "load"]
+__all__ = ["Alg2NetError", "__version__", "check_source", "compile_source", "load"]

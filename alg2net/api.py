@@ -1,4 +1,7 @@
-"""The Python API: `compile_source` and `load`, thin wrappers over the pipeline."""
+"""The Python API: `compile_source`, `check_source` and `load`, thin wrappers over the pipeline.
+
+Code generation (black, jinja2) is imported on first use, so `check_source` and `alg2net check` start fast.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,6 @@ import sys
 import types
 from pathlib import Path
 
-from alg2net import pipeline
-from alg2net.codegen.emit import BLOCKS, Options
-from alg2net.codegen.names import class_name
 from alg2net.errors import Alg2NetError
 
 
@@ -26,7 +26,23 @@ def compile_source(
     Raises:
         Alg2NetError: the text is not a valid algorithm, or an option is out of range.
     """
+    from alg2net import pipeline
+
     return pipeline.compile_source(text, _options(block, activation, hidden, tied), filename)
+
+
+def check_source(text: str, *, depth: int = 100, filename: str = "<input>") -> dict:
+    """The facts of `alg2net check --json` for `text`: rho, roots, consistency, stability, order, limit ODE, verdict.
+
+    Raises:
+        Alg2NetError: the text is not a valid algorithm, or `depth` is below 1.
+    """
+    from alg2net import analysis
+    from alg2net.errors import fail
+
+    if depth < 1:
+        raise fail("bad-option", f"--depth must be a positive whole number, got {depth}")
+    return analysis.check_source(text, depth, filename)
 
 
 def load(path: str | Path, **options) -> type:
@@ -34,6 +50,10 @@ def load(path: str | Path, **options) -> type:
 
     Needs torch. `options` are those of `compile_source`.
     """
+    from alg2net import pipeline
+    from alg2net.codegen.names import class_name
+    from alg2net.codegen.options import BLOCKS
+
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     source = compile_source(text, filename=str(path), **options)
@@ -47,8 +67,8 @@ def load(path: str | Path, **options) -> type:
     )
 
 
-def _options(block: str, activation: str, hidden: int | None, tied: bool) -> Options:
-    from alg2net.codegen.emit import ACTIVATIONS
+def _options(block: str, activation: str, hidden: int | None, tied: bool):
+    from alg2net.codegen.options import ACTIVATIONS, BLOCKS, Options
     from alg2net.errors import fail
 
     if block not in BLOCKS:
@@ -60,4 +80,4 @@ def _options(block: str, activation: str, hidden: int | None, tied: bool) -> Opt
     return Options(block, activation, hidden, tied)
 
 
-__all__ = ["Alg2NetError", "compile_source", "load"]
+__all__ = ["Alg2NetError", "check_source", "compile_source", "load"]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 from alg2net import __version__, api
-from alg2net.codegen.emit import ACTIVATIONS, BLOCKS
+from alg2net.codegen.options import ACTIVATIONS, BLOCKS
 from alg2net.errors import Alg2NetError
 
 EXIT_OK, EXIT_FAILED_CHECK, EXIT_BAD_INPUT = 0, 1, 2
@@ -56,7 +57,39 @@ def _parser() -> argparse.ArgumentParser:
         help="hidden size of the MLP parts (default: width for mlp and conv, 4 x width for attention)",
     )
     compile_.add_argument("--tied", action="store_true", help="one block per function shared by all layers")
+    compile_.add_argument(
+        "--strict", action="store_true", help="refuse (exit 1) unless `alg2net check` says guaranteed"
+    )
     compile_.set_defaults(run=_compile)
+
+    check = commands.add_parser(
+        "check",
+        help="is the network a convergent multistep discretization of a neural ODE?",
+        description=(
+            "Reduce FILE.alg to the recurrence of its output and run the linear test: rho and its roots, "
+            "consistency, zero-stability, the limit ODE, the order, and a verdict. Exit 0 when guaranteed, "
+            "1 when not, 2 on bad input."
+        ),
+    )
+    check.add_argument("file", metavar="FILE.alg", help="the algorithm")
+    check.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    check.add_argument(
+        "--depth",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="layers whose frozen conditions are checked when coefficients vary with k (default: 100)",
+    )
+    check.set_defaults(run=_check)
+
+    show = commands.add_parser(
+        "show",
+        help="print the learnable form of an algorithm",
+        description="Print the learnable form of FILE.alg: every `grad F` replaced by its block T_F.",
+    )
+    show.add_argument("file", metavar="FILE.alg", help="the algorithm")
+    show.add_argument("--latex", action="store_true", help="print LaTeX (an aligned block) for papers")
+    show.set_defaults(run=_show)
     return parser
 
 
@@ -81,6 +114,15 @@ def _read(path: str) -> str:
 
 def _compile(args: argparse.Namespace) -> int:
     text = _read(args.file)
+    if args.strict:
+        facts = api.check_source(text, filename=args.file)
+        if facts["verdict"] != "guaranteed":
+            reasons = "; ".join(facts["reasons"])
+            print(
+                f"{args.file}: error: --strict: `alg2net check` does not guarantee this network: {reasons}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED_CHECK
     source = api.compile_source(
         text,
         block=args.block,
@@ -96,13 +138,39 @@ def _compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check(args: argparse.Namespace) -> int:
+    facts = api.check_source(_read(args.file), depth=args.depth, filename=args.file)
+    if args.json:
+        print(json.dumps(facts, ensure_ascii=False, indent=2))
+    else:
+        from alg2net.analysis.report import render
+
+        sys.stdout.write(render(facts, args.file))
+    return EXIT_OK if facts["verdict"] == "guaranteed" else EXIT_FAILED_CHECK
+
+
+def _show(args: argparse.Namespace) -> int:
+    from alg2net.analysis import learnable_form
+    from alg2net.analysis.report import show
+
+    text = _read(args.file)
+    sys.stdout.write(show(learnable_form(text, args.file), latex=args.latex))
+    return EXIT_OK
+
+
 def _write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file, so a failure never leaves a partial file."""
+    temporary = None
     try:
         handle, temporary = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        umask = os.umask(0o022)  # mkstemp makes the file private; give it the mode a new file would have
+        os.umask(umask)
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.is_file() else 0o666 & ~umask)
         os.replace(temporary, path)
     except OSError as error:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
         print(f"{path}: error: cannot write the file: {error.strerror or error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None

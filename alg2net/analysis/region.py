@@ -1,0 +1,148 @@
+"""The values of one learnable param for which the check's conditions hold, as exact intervals.
+
+Assumes rho and the c_F as rational functions of the param p (the other params at their values). The conditions
+can change only where rho's leading coefficient, a denominator, rho(1), the multiplicity of a root (discriminant),
+a root's crossing of the unit circle (resultant of rho/(zeta - 1) with its reciprocal) or a c_F vanishes. Between
+those real points (found exactly) one rational sample decides each interval; each point is decided on its own.
+This replaces a general inequality solver, which is slow on these expressions.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import sympy as sp
+
+from alg2net.analysis.linear_test import numeric
+from alg2net.analysis.reduce import ZETA
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    low: sp.Expr  # -oo allowed
+    high: sp.Expr  # oo allowed
+    low_closed: bool
+    high_closed: bool
+
+
+def region(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[Interval, ...] | None:
+    """The set of real values of `param` where the scheme is consistent, zero-stable and some c_F is finite and
+    nonzero; None when it cannot be derived exactly (p enters other than rationally)."""
+    try:
+        points = _critical_points(rho, steps, param)
+    except (sp.PolynomialError, sp.GeneratorsNeeded, NotImplementedError, ValueError):
+        return None
+    if points is None:
+        return None
+
+    def holds(value: sp.Expr) -> bool:
+        try:
+            return numeric(rho, steps, {param: value}).guaranteed
+        except (ZeroDivisionError, sp.PolynomialError, NotImplementedError, ValueError, TypeError):
+            return False
+
+    samples = _samples(points)
+    pieces: list[tuple[sp.Expr, sp.Expr, bool]] = []  # (low, high, holds) for open intervals and points
+    bounds = [-sp.oo, *points, sp.oo]
+    for i, sample in enumerate(samples):
+        pieces.append((bounds[i], bounds[i + 1], holds(sample)))
+        if i < len(points):
+            pieces.append((points[i], points[i], holds(points[i])))
+    return _merge(pieces)
+
+
+def _critical_points(rho: sp.Poly, steps: tuple[sp.Expr, ...], p: sp.Symbol) -> list[sp.Expr] | None:
+    together = sp.together(rho.as_expr())
+    numerator, denominator = sp.fraction(together)
+    if not numerator.is_polynomial(ZETA, p) or not denominator.is_polynomial(p):
+        return None
+    poly = sp.Poly(numerator, ZETA)
+    candidates = [denominator, poly.LC(), poly.discriminant() if poly.degree() > 1 else sp.Integer(1)]
+    at_one = sp.expand(poly.as_expr().subs(ZETA, 1))
+    if at_one != 0:
+        candidates.append(at_one)
+    else:
+        quotient = sp.Poly(sp.cancel(poly.as_expr() / (ZETA - 1)), ZETA)
+        candidates.append(quotient.as_expr().subs(ZETA, 1))
+        if quotient.degree() >= 1:
+            reciprocal = sp.Poly(list(reversed(quotient.all_coeffs())), ZETA)
+            candidates.append(sp.resultant(quotient.as_expr(), reciprocal.as_expr(), ZETA))
+    for step in steps:
+        candidates += list(sp.fraction(sp.together(step)))
+    roots: set[sp.Expr] = set()
+    for candidate in candidates:
+        candidate = sp.expand(candidate)
+        if candidate == 0 or not candidate.has(p):
+            continue
+        if not candidate.is_polynomial(p):
+            return None
+        roots.update(sp.Poly(candidate, p).real_roots())
+    return sorted(roots, key=lambda r: float(r.evalf(30)))
+
+
+def _samples(points: list[sp.Expr]) -> list[sp.Expr]:
+    if not points:
+        return [sp.Integer(0)]
+    numbers = [sp.Rational(str(point.evalf(30))) for point in points]
+    samples = [sp.floor(numbers[0]) - 1]
+    samples += [(low + high) / 2 for low, high in itertools.pairwise(numbers)]
+    samples.append(sp.ceiling(numbers[-1]) + 1)
+    return samples
+
+
+def _merge(pieces: list[tuple[sp.Expr, sp.Expr, bool]]) -> tuple[Interval, ...]:
+    intervals: list[Interval] = []
+    current: list | None = None  # [low, high, low_closed, high_closed]
+    for low, high, ok in pieces:
+        is_point = low == high
+        if ok:
+            if current is None:
+                current = [low, high, is_point, is_point]
+            else:
+                current[1], current[3] = high, is_point
+        elif current is not None:
+            intervals.append(Interval(*current))
+            current = None
+    if current is not None:
+        intervals.append(Interval(*current))
+    return tuple(intervals)
+
+
+def describe(intervals: tuple[Interval, ...], name: str) -> str:
+    """`-1 <= beta < 1`, `beta != 0` style text, in SymPy's relational syntax."""
+    if not intervals:
+        return f"no real value of {name}"
+    if len(intervals) == 1 and intervals[0].low == -sp.oo and intervals[0].high == sp.oo:
+        return f"every real {name}"
+    if (
+        len(intervals) == 2
+        and intervals[0].low == -sp.oo
+        and intervals[1].high == sp.oo
+        and intervals[0].high == intervals[1].low
+        and not intervals[0].high_closed
+        and not intervals[1].low_closed
+    ):
+        return f"{name} != {sp.sstr(intervals[0].high)}"
+    return " or ".join(_interval(i, name) for i in intervals)
+
+
+def _interval(interval: Interval, name: str) -> str:
+    if interval.low == interval.high:
+        return f"{name} = {sp.sstr(interval.low)}"
+    parts = []
+    if interval.low != -sp.oo:
+        parts.append(f"{sp.sstr(interval.low)} {'<=' if interval.low_closed else '<'} ")
+    parts.append(name)
+    if interval.high != sp.oo:
+        parts.append(f" {'<=' if interval.high_closed else '<'} {sp.sstr(interval.high)}")
+    return "".join(parts)
+
+
+def contains(intervals: tuple[Interval, ...], value: sp.Expr) -> bool:
+    for interval in intervals:
+        above = value > interval.low if not interval.low_closed else value >= interval.low
+        below = value < interval.high if not interval.high_closed else value <= interval.high
+        if bool(above) and bool(below):
+            return True
+    return False

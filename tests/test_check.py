@@ -1,0 +1,247 @@
+"""`alg2net check`: verdicts with reasons, the exact reduction, regions of learnable params, the CLI and the API."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+import alg2net
+from alg2net.analysis import learnable_form
+from alg2net.analysis.reduce import ZETA, output_recurrence, state_space
+from alg2net.cli import main
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+JSON_KEYS = {
+    "algorithm": str,
+    "explicit": bool,
+    "rho": str,
+    "roots": list,
+    "consistent": bool,
+    "zero_stable": bool,
+    "strongly_stable": bool,
+    "limit_ode": str,
+    "verdict": str,
+    "reasons": list,
+}
+
+
+def check(text: str, **options) -> dict:
+    return alg2net.check_source(text, **options)
+
+
+def example(name: str, **options) -> dict:
+    return check((EXAMPLES / f"{name}.alg").read_text(), **options)
+
+
+def heavy_ball(beta: str) -> str:
+    return f"algorithm hb\nparam h = 1\nparam beta = {beta} learnable\nx[k+1] = x[k] - h * grad f(x[k]) + beta * (x[k] - x[k-1])\n"
+
+
+# Verdicts ----------------------------------------------------------------------------------------------------------
+
+
+def test_heavy_ball_inside_its_region():
+    facts = example("heavy_ball")
+    assert facts["verdict"] == "guaranteed" and facts["reasons"] == []
+    assert facts["rho"] == "zeta**2 - (beta + 1)*zeta + beta"
+    assert facts["limit_ode"] == "x' = -1/(1 - beta)*T_f(x)"
+    assert facts["limit_ode_value"] == "x' = -10*T_f(x)"  # effective step h/(1 - beta) at beta = 0.9
+    beta = next(p for p in facts["params"] if p["name"] == "beta")
+    assert beta["region"] == "-1 <= beta < 1" and beta["initial_inside"] is True
+    assert sorted((r["value"], r["multiplicity"]) for r in facts["roots"]) == [("1", 1), ("9/10", 1)]
+
+
+@pytest.mark.parametrize(
+    ("beta", "verdict", "strong", "reason"),
+    [
+        ("-1", "guaranteed", False, None),
+        ("1", "not_guaranteed", False, "multiple root"),
+        ("3/2", "not_guaranteed", False, "|zeta| = 3/2 > 1"),
+        ("-2", "not_guaranteed", False, "|zeta| = 2 > 1"),
+        ("1/2", "guaranteed", True, None),
+    ],
+)
+def test_heavy_ball_in_and_out_of_its_region(beta, verdict, strong, reason):
+    facts = check(heavy_ball(beta))
+    assert facts["verdict"] == verdict
+    assert facts["strongly_stable"] is strong
+    entry = next(p for p in facts["params"] if p["name"] == "beta")
+    assert entry["region"] == "-1 <= beta < 1"
+    assert entry["initial_inside"] is (verdict == "guaranteed")
+    if reason:
+        assert any(reason in r for r in facts["reasons"]), facts["reasons"]
+
+
+def test_nesterov_constant_and_its_region():
+    facts = example("nesterov")
+    assert facts["verdict"] == "guaranteed"
+    assert facts["effective_steps"] == {"f": "1/(1 - mu)"}
+    assert next(p for p in facts["params"] if p["name"] == "mu")["region"] == "-1 <= mu < 1"
+
+
+def test_nesterov_schedule_approximates_a_second_order_ode():
+    facts = example("nesterov_schedule", depth=30)
+    assert facts["varying"] and facts["verdict"] == "not_guaranteed"
+    (reason,) = facts["reasons"]
+    assert "rho'(1) = 3/(k + 2) tends to 0" in reason and "second-order ODE" in reason
+    layers = next(c for c in facts["conditions"] if c["name"] == "frozen layers")
+    assert layers["ok"] and "30 layers" in layers["why"]
+    assert facts["rho_value"] == "zeta**2 - 2*zeta + 1"  # the limit: a double root at 1
+
+
+def test_fista_momentum_also_tends_to_a_second_order_ode():
+    facts = example("fista_momentum", depth=20)
+    assert facts["verdict"] == "not_guaranteed"
+    assert any("second-order ODE" in reason for reason in facts["reasons"])
+
+
+def test_a_schedule_that_fails_at_some_layers_names_them():
+    text = "algorithm s\nparam b[k] = (k - 3) / 2\nx[k+1] = x[k] - grad f(x[k]) + b[k] * (x[k] - x[k-1])\n"
+    facts = check(text, depth=10)
+    layers = next(c for c in facts["conditions"] if c["name"] == "frozen layers")
+    assert not layers["ok"] and "layers 0, 5-9 of 10" in layers["why"]  # b = -3/2 at k = 0, b >= 1 from k = 5
+
+
+def test_momentum_resnet():
+    facts = example("momentum_resnet")
+    assert facts["verdict"] == "guaranteed" and facts["order"] == 1
+    assert facts["limit_ode"] == "x' = -T_f(x)"
+    assert facts["rho"] == "zeta**2 - 19/10*zeta + 9/10"
+
+
+def test_lm_resnet_region_in_the_papers_convention():
+    facts = example("lm_resnet")
+    assert facts["verdict"] == "guaranteed"
+    kn = next(p for p in facts["params"] if p["name"] == "kn")
+    assert kn["region"] == "-1 < kn <= 1" and kn["initial_inside"] is True
+    assert facts["effective_steps"] == {"f": "1/(kn + 1)"}
+
+
+def test_heun_has_order_two_and_no_classical_error_constant():
+    facts = example("heun")
+    assert facts["order"] == 2 and facts["error_constant"] is None and facts["verdict"] == "guaranteed"
+
+
+def test_inconsistent_scheme():
+    facts = check("algorithm bad\nx[k+1] = 2 * x[k] - grad f(x[k])\n")
+    assert facts["consistent"] is False and facts["order"] is None
+    assert facts["verdict"] == "not_guaranteed"
+    assert any("rho(1) = -1 != 0" in reason for reason in facts["reasons"])
+
+
+def test_scheme_without_gradient_term():
+    facts = check("algorithm still\nx[k+1] = x[k] / 2 + x[k-1] / 2\n")
+    assert facts["consistent"] and facts["zero_stable"]
+    assert facts["verdict"] == "not_guaranteed" and facts["limit_ode"] == "x' = 0"
+    assert any("no gradient term" in reason for reason in facts["reasons"])
+
+
+def test_a_function_that_vanishes_from_the_limit_is_reported():
+    text = "algorithm v\nx[k+1] = x[k] - grad f(x[k]) + grad g(x[k]) - grad g(x[k-1])\n"
+    facts = check(text)
+    assert facts["effective_steps"] == {"f": "1", "g": "0"} and facts["limit_ode"] == "x' = -T_f(x)"
+    assert any("T_g vanishes" in c["why"] for c in facts["conditions"])
+
+
+def test_evaluation_point_scale_is_reported():
+    facts = check("algorithm s\nx[k+1] = x[k] - grad f(2 * x[k])\n")
+    assert facts["evaluation_scales"] == {"f": ["2"]}
+    assert facts["limit_ode_value"] == "x' = -T_f(2*x)"
+
+
+def test_linearized_admm_is_an_implicit_explicit_euler_step_for_z():
+    facts = example("linearized_admm")
+    assert facts["explicit"] is False and facts["verdict"] == "guaranteed"
+    assert facts["rho"] == "zeta**3 - zeta**2"  # x and u only add roots at 0
+    assert facts["effective_steps"] == {"f": "1/4", "g": "1/4"}  # c_F = h for both: (1 + h z_f)/(1 - h z_g)
+    assert facts["limit_ode"] == "z' = -1/4*T_f(z) - 1/4*T_g(z)"
+    assert facts["order"] == 1
+
+
+@pytest.mark.parametrize("name", ["linearized_admm", "admm", "momentum_resnet", "heun", "bdf2", "nesterov"])
+def test_reduction_is_exact_on_simulated_sequences(name):
+    """The output of the linearized layer, run from random states, satisfies Pi(zeta, z) exactly."""
+    form = learnable_form((EXAMPLES / f"{name}.alg").read_text())
+    values = {sp.Symbol(p.definition.name, real=True): p.value for p in form.params}
+    space = state_space(form, values)
+    pi = output_recurrence(space)
+    rng = random.Random(name)
+    z = {v: sp.Rational(rng.randint(-9, 9), 7) for v in space.variables}
+    matrix = space.matrix.xreplace(z)
+    xi = sp.Matrix([sp.Rational(rng.randint(-20, 20), 3) for _ in space.slots])
+    outputs = []
+    for _ in range(pi.degree() + 4):
+        outputs.append(xi[space.output])
+        xi = matrix * xi
+    coefficients = [sp.cancel(c.xreplace(z)) for c in reversed(pi.all_coeffs())]
+    for start in range(4):
+        assert sum(c * outputs[start + j] for j, c in enumerate(coefficients)) == 0
+    assert pi.degree() <= len(space.slots)
+
+
+def test_every_example_has_the_documented_keys_and_a_verdict():
+    for path in sorted(EXAMPLES.glob("*.alg")):
+        facts = check(path.read_text(), depth=10)
+        for key, kind in JSON_KEYS.items():
+            assert isinstance(facts[key], kind), (path.name, key)
+        assert facts["verdict"] in ("guaranteed", "not_guaranteed")
+        assert (facts["verdict"] == "guaranteed") == (facts["reasons"] == [])
+        assert all(ZETA.name in facts["rho"] or facts["rho"] == "1" for _ in [0])
+        json.dumps(facts)
+
+
+# Command line and API ----------------------------------------------------------------------------------------------
+
+
+def test_cli_json_matches_the_api(capsys):
+    code = main(["check", "--json", str(EXAMPLES / "heavy_ball.alg")])
+    facts = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert facts == alg2net.check_source((EXAMPLES / "heavy_ball.alg").read_text())
+
+
+def test_cli_report_and_exit_status(capsys):
+    assert main(["check", str(EXAMPLES / "heavy_ball.alg")]) == 0
+    out = capsys.readouterr().out
+    assert "\N{CHECK MARK} consistent" in out and "verdict: guaranteed" in out and "rho(zeta) =" in out
+    assert main(["check", "--depth", "5", str(EXAMPLES / "nesterov_schedule.alg")]) == 1
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X} limit k -> oo" in out and "verdict: not_guaranteed" in out
+
+
+def test_cli_bad_input_is_located_and_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.alg"
+    bad.write_text("algorithm bad\nx[k+1] = x[k] + mu * x[k]\n")
+    assert main(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{bad}:2:17: error: unknown name 'mu'") and "Traceback" not in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["check", str(tmp_path / "missing.alg")])
+    assert exit_.value.code == 2
+
+
+def test_api_rejects_a_bad_depth():
+    with pytest.raises(alg2net.Alg2NetError, match="depth"):
+        alg2net.check_source("algorithm a\nx[k+1] = x[k] - grad f(x[k])\n", depth=0)
+
+
+def test_compile_strict_refuses_what_check_does_not_guarantee(tmp_path, capsys):
+    out = tmp_path / "net.py"
+    assert main(["compile", "--strict", str(EXAMPLES / "nesterov_schedule.alg"), "-o", str(out)]) == 1
+    assert not out.exists() and "--strict" in capsys.readouterr().err
+    assert main(["compile", "--strict", str(EXAMPLES / "heavy_ball.alg"), "-o", str(out)]) == 0
+    assert "class HeavyBall" in out.read_text()
+
+
+def test_check_does_not_import_code_generation():
+    code = "import sys, alg2net.cli as c; c.main(['check', 'examples/gradient_descent.alg']); print('black' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=EXAMPLES.parent
+    )
+    assert result.stdout.strip().endswith("False")

@@ -1,0 +1,36 @@
+"""`alg2net show`: the learnable form as text and as LaTeX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alg2net.cli import main
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_show_prints_the_learnable_form(capsys):
+    assert main(["show", str(EXAMPLES / "nesterov.alg")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "algorithm nesterov"
+    assert "param mu = 9/10 learnable" in out
+    assert out[-1] == "x[k+1] = -h*T_f(y[k]) + y[k]"
+
+
+def test_show_marks_implicit_steps(capsys):
+    assert main(["show", str(EXAMPLES / "proximal_point.alg")]) == 0
+    assert "x[k+1] = prox_f(x[k], h)   (implicit)" in capsys.readouterr().out
+
+
+def test_show_latex(capsys):
+    assert main(["show", "--latex", str(EXAMPLES / "heavy_ball.alg")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("\\begin{aligned}") and out.rstrip().endswith("\\end{aligned}")
+    assert "{x}_{k + 1} &=" in out and "T_{f}" in out
+
+
+def test_show_bad_input_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.alg"
+    bad.write_text("algorithm bad\nx[k+1] = x[k] * x[k]\n")
+    assert main(["show", str(bad)]) == 2
+    assert f"{bad}:2:" in capsys.readouterr().err
