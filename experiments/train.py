@@ -1,0 +1,208 @@
+"""Training: one network on one task with one seed, in one process or in several under torchrun.
+
+Launched by `torchrun`, every process joins the process group (gloo on CPU, nccl on GPU), wraps the model in
+DistributedDataParallel and trains on its DistributedSampler share of every batch; gradients are averaged, so the
+processes hold the same model throughout. Every process evaluates; only rank 0 keeps results and writes files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import BatchSampler, DistributedSampler, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm import tqdm
+
+from experiments.networks import parameter_count
+from experiments.tasks import Task
+
+NOT_CONVERGED = "did not converge"  # the warning of an implicit layer whose fixed-point solve stopped short
+
+
+@dataclass(frozen=True)
+class Processes:
+    """This process's place among those training together: a single process has rank 0 of 1."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def start(device: str) -> Processes:
+    """Join the process group when torchrun started several processes (WORLD_SIZE > 1); pick this process's device.
+
+    Args:
+        device: "cpu", or "cuda" for the GPU of this process's LOCAL_RANK.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch sees no CUDA device")
+        where = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(where)
+    else:
+        where = torch.device("cpu")
+    if world_size == 1:
+        return Processes(0, 1, where)
+    dist.init_process_group("nccl" if where.type == "cuda" else "gloo")
+    return Processes(dist.get_rank(), dist.get_world_size(), where)
+
+
+def stop(processes: Processes, *, together: bool = True) -> None:
+    """Leave the process group; `together` waits for every rank first (a rank that tore gloo down while rank 0
+    still wrote its files could abort). Pass together=False on an error, when the other ranks may never arrive.
+    """
+    if processes.distributed:
+        if together:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
+@contextmanager
+def main_process_first(processes: Processes) -> Iterator[None]:
+    """Rank 0 runs the body first (writing what it writes), the other processes after it (finding it written)."""
+    if processes.distributed and not processes.is_main:
+        dist.barrier()
+    yield
+    if processes.distributed and processes.is_main:
+        dist.barrier()
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one training run measured. `flops` counts one forward pass per example (matmuls and convolutions)."""
+
+    task: str
+    network: str
+    seed: int
+    params: int
+    flops: float
+    seconds: float
+    error: float
+    losses: list[float] = field(repr=False)
+    not_converged: int = 0  # fixed-point solves that stopped short of their tolerance (implicit networks)
+    probe: torch.Tensor | None = field(default=None, repr=False)  # the model's outputs on task.probe
+    # The test error with BatchNorm using the test batch's statistics instead of its running ones (conv blocks only):
+    # a block called more than once per layer (Heun, Adams-Bashforth 2, implicit solves) mixes several inputs'
+    # statistics into one running average, which eval mode then applies to each of them.
+    error_batch_stats: float | None = None
+
+
+def train(
+    task: Task,
+    network: type[nn.Module],
+    name: str,
+    seed: int,
+    processes: Processes,
+    *,
+    progress: bool = False,
+    options: dict[str, float] | None = None,
+) -> Run:
+    """Train `task.build(network, **options)` from seed `seed` for `task.steps` steps of Adam, cosine schedule.
+
+    The seed fixes the initialisation and the batch order; the data are the task's. Warnings that an implicit
+    layer's solve stopped short are counted (`Run.not_converged`) rather than shown; any other warning is re-raised.
+    """
+    torch.manual_seed(seed)
+    model = task.build(network, **(options or {})).to(processes.device)
+    trainee = model
+    if processes.distributed:
+        device_ids = [processes.device] if processes.device.type == "cuda" else None
+        trainee = DistributedDataParallel(model, device_ids=device_ids)
+    optimizer = torch.optim.Adam(trainee.parameters(), lr=task.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=task.steps)
+    data = TensorDataset(task.data.x_train.to(processes.device), task.data.y_train.to(processes.device))
+
+    losses = []
+    bar = tqdm(total=task.steps, desc=f"{task.name} {name} seed {seed}", disable=not progress, leave=False)
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.train()
+        for _, (x, y) in zip(range(task.steps), batches(data, task.batch_size, seed, processes)):
+            loss = task.loss(trainee(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.detach())
+            bar.update()
+        if processes.device.type == "cuda":
+            torch.cuda.synchronize(processes.device)
+        seconds = time.perf_counter() - started
+        bar.close()
+        error, flops, probe, error_batch_stats = evaluate(task, model, processes.device)
+    not_converged = sum(NOT_CONVERGED in str(w.message) for w in caught)
+    for w in caught:
+        if NOT_CONVERGED not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+    curve = torch.stack(losses)
+    if processes.distributed:
+        dist.all_reduce(curve)
+        curve /= processes.world_size
+    return Run(
+        task.name,
+        name,
+        seed,
+        parameter_count(model),
+        flops,
+        seconds,
+        error,
+        curve.tolist(),
+        not_converged,
+        probe,
+        error_batch_stats,
+    )
+
+
+def batches(
+    data: TensorDataset, batch_size: int, seed: int, processes: Processes
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless batches of this process's share (batch_size // world_size examples), reshuffled every epoch."""
+    sampler = DistributedSampler(
+        data, num_replicas=processes.world_size, rank=processes.rank, shuffle=True, seed=seed, drop_last=True
+    )
+    for epoch in itertools.count():
+        sampler.set_epoch(epoch)
+        for indices in BatchSampler(sampler, max(1, batch_size // processes.world_size), drop_last=True):
+            yield data[indices]
+
+
+@torch.no_grad()
+def evaluate(
+    task: Task, model: nn.Module, device: torch.device
+) -> tuple[float, float, torch.Tensor | None, float | None]:
+    """Test error (task.error), forward FLOPs per test example, outputs on task.probe (on the CPU), and the test
+    error with batch-statistics BatchNorm (None without BatchNorm). Leaves the model's running statistics changed.
+    """
+    model.eval()
+    x_test, y_test = task.data.x_test.to(device), task.data.y_test.to(device)
+    with FlopCounterMode(display=False) as counter:
+        output = model(x_test)
+    error = task.error(output, y_test)
+    probe = None if task.probe is None else model(task.probe.to(device)).cpu()
+    error_batch_stats = None
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        model.train()
+        error_batch_stats = task.error(model(x_test), y_test)
+        model.eval()
+    return error, counter.get_total_flops() / len(x_test), probe, error_batch_stats
