@@ -41,7 +41,9 @@ def check_source(text: str, *, depth: int = 100, filename: str = "<input>") -> d
     from alg2net.errors import fail
 
     if depth < 1:
-        raise fail("bad-option", f"--depth must be a positive whole number, got {depth}")
+        raise fail(
+            "bad-option", f"--depth must be a positive whole number, got {depth}", hint="for example --depth 100"
+        )
     return analysis.check_source(text, depth, filename)
 
 
@@ -51,8 +53,7 @@ def load(path: str | Path, **options) -> type:
     Needs torch. `options` are those of `compile_source`.
     """
     from alg2net import pipeline
-    from alg2net.codegen.names import class_name
-    from alg2net.codegen.options import BLOCKS
+    from alg2net.codegen.emit import network_class_name
 
     path = Path(path)
     text = path.read_text(encoding="utf-8")
@@ -62,9 +63,7 @@ def load(path: str | Path, **options) -> type:
     module.__file__ = f"<alg2net:{path}>"
     sys.modules[module.__name__] = module
     exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102 - our own generated code
-    return getattr(
-        module, class_name(name, set(BLOCKS.values()) | {"self", "torch", "nn", "math", "k", "Any", "Callable"})
-    )
+    return getattr(module, network_class_name(name))
 
 
 def _options(block: str, activation: str, hidden: int | None, tied: bool):
@@ -76,7 +75,9 @@ def _options(block: str, activation: str, hidden: int | None, tied: bool):
     if activation not in ACTIVATIONS:
         raise fail("bad-option", f"unknown activation '{activation}'", hint=f"choose one of {', '.join(ACTIVATIONS)}")
     if hidden is not None and hidden < 1:
-        raise fail("bad-option", f"--hidden must be a positive whole number, got {hidden}")
+        raise fail(
+            "bad-option", f"--hidden must be a positive whole number, got {hidden}", hint="for example --hidden 64"
+        )
     return Options(block, activation, hidden, tied)
 
 

@@ -119,7 +119,8 @@ def derive(model: Model) -> LearnableForm:
         calls = []
         for call in _block_calls(update.value):
             at_unknown = unknown is not None and call.arg.has(unknown)
-            if call not in seen and not at_unknown:  # a call at the unknown is made inside the solve
+            cancelled = not value.has(call.expr)  # `0 * grad f(x[k])`: nothing needs the call
+            if call not in seen and not (at_unknown or cancelled):  # a call at the unknown is made inside the solve
                 seen.add(call)
                 calls.append(call)
         steps.append(Step(update.target, 1 if update.is_state else 0, value, tuple(calls), update.implicit))

@@ -11,10 +11,12 @@ run tries the same inputs.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -236,7 +238,19 @@ def programs(draw) -> str:
 @FUZZ
 @given(programs())
 def test_grammatical_programs(text: str):
-    _check(text)
+    """Beyond compiling, a valid program's module builds and runs a forward pass of the input's shape."""
+    try:
+        source = alg2net.compile_source(text, filename="fuzz.alg")
+    except Alg2NetError:
+        _check(text)
+        return
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    network = namespace[re.findall(r"^class (\w+)\(nn\.Module\):", source, re.MULTILINE)[-1]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a random implicit step may not converge
+        output = network(3, 2)(torch.randn(2, 3, generator=torch.Generator().manual_seed(0)))
+    assert output.shape == (2, 3)
 
 
 @settings(FUZZ, max_examples=3)
@@ -351,6 +365,26 @@ def test_numbers_beyond_float64_are_a_located_error(value: str, column: int):
     with pytest.raises(Alg2NetError) as caught:
         alg2net.compile_source(f"algorithm a\nparam h = {value}\nx[k+1] = h * x[k]\n")
     assert (caught.value.code, caught.value.line, caught.value.column) == ("number-out-of-range", 2, column)
+
+
+def test_a_block_call_multiplied_by_zero_is_not_made():
+    source = alg2net.compile_source("algorithm a\noutput v\nv[k+1] = v[k]\nw[k+1] = v[k]\nh[k] = grad f(v[k-1]) * 0\n")
+    assert "self._block(" not in source.split("def forward")[-1]
+
+
+def test_an_update_whose_terms_cancel_is_a_zero_tensor():
+    namespace: dict = {}
+    exec(alg2net.compile_source("algorithm a\nx[k+1] = x[k] - x[k]\n"), namespace)
+    output = namespace["A"](3, 2)(torch.ones(2, 3))
+    assert torch.equal(output, torch.zeros(2, 3))
+
+
+def test_an_algorithm_without_params_refuses_any():
+    namespace: dict = {}
+    exec(alg2net.compile_source("algorithm a\nx[k+1] = x[k] - grad f(x[k])\n"), namespace)
+    assert namespace["A"](3, 2)(torch.ones(1, 3)).shape == (1, 3)
+    with pytest.raises(TypeError, match=r"A\(\) got unknown params \['h'\]; it takes none"):
+        namespace["A"](3, 2, h=1)
 
 
 @pytest.mark.parametrize(("value", "printed"), [("1e300", "1e300"), ("1e-30", "1e-30"), ("0.000125", "0.000125")])

@@ -22,10 +22,15 @@ from alg2net.resolve import ParamKind
 _GENERATED = frozenset({"self", "torch", "nn", "math", "k", "Any", "Callable"}) | frozenset(BLOCKS.values())
 
 
+def network_class_name(algorithm: str) -> str:
+    """The class name of the network of `algorithm` (`heavy_ball` -> `HeavyBall`), clear of the module's own names."""
+    return class_name(algorithm, set(_GENERATED))
+
+
 def emit(form: LearnableForm, options: Options, source: str, version: str) -> str:
     """The generated module's source text."""
     model = form.model
-    name = class_name(model.name, set(_GENERATED))
+    name = network_class_name(model.name)
     attributes = Namespace(MODULE_ATTRIBUTES | PYTHON_RESERVED)
     stored = {p.definition.name: attributes.claim(p.definition.name) for p in form.params}
     init = _InitWriter(form, stored)
@@ -277,6 +282,8 @@ class _ForwardWriter:
                 self.body.append(f'{block_outputs[call]} = self._block("{function_keys[call.function]}", k)({arg})')
             if step.implicit and step.value.has(vector(step.target, 1)):
                 value = self._implicit_update(step, scope_attributes)
+            elif step.value == 0:  # every term cancelled (`x[k] - x[k]`): still a tensor
+                value = f"torch.zeros_like({self.history[model.states[0]][0]})"
             else:
                 value = self.printer.doprint(step.value, vector(step.target))
             if step.offset == 0:
