@@ -1,4 +1,4 @@
-"""Fixtures shared by the tests of generated modules (test_faithfulness.py, test_generated_module.py)."""
+"""Fixtures shared by the tests of generated modules."""
 
 from __future__ import annotations
 

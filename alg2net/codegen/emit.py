@@ -270,22 +270,21 @@ class _ForwardWriter:
                 block_outputs[call] = scope.claim(preferred)
         all_vectors = set(self.names) - tensors - {K}
         all_vectors |= {vector(s, 1) for s in model.states} | {c.expr for c in block_outputs}
-        self.printer = TorchPrinter(self.names, frozenset(tensors), frozenset(all_vectors), self._prox_call)
+        zero = f"torch.zeros_like({self.history[model.states[0]][0]})"
+        self.printer = TorchPrinter(self.names, frozenset(tensors), frozenset(all_vectors), self._prox_call, zero)
         self.function_keys = function_keys
         self.prelude = self._prelude()
         self.body: list[str] = []
         shifts: list[str] = []
         for i, step in enumerate(form.steps):
             for call in step.calls:
-                arg = self.printer.doprint(call.arg)
+                arg = self.printer.print_vector(call.arg)
                 self.names[call.expr] = block_outputs[call]
                 self.body.append(f'{block_outputs[call]} = self._block("{function_keys[call.function]}", k)({arg})')
             if step.implicit and step.value.has(vector(step.target, 1)):
                 value = self._implicit_update(step, scope_attributes)
-            elif step.value == 0:  # every term cancelled (`x[k] - x[k]`): still a tensor
-                value = f"torch.zeros_like({self.history[model.states[0]][0]})"
             else:
-                value = self.printer.doprint(step.value, vector(step.target))
+                value = self.printer.print_vector(step.value, vector(step.target))
             if step.offset == 0:
                 self.body.append(f"{self.names[vector(step.target)]} = {value}")
             elif self._read_later(step.target, form.steps[i + 1 :]):

@@ -113,6 +113,7 @@ class TorchPrinter(_OrderedPrinter):
         tensors: frozenset[sp.Basic] = frozenset(),
         vectors: frozenset[sp.Basic] = frozenset(),
         prox_call: Callable[[str, str, str], str] | None = None,
+        zero: str = "0",
     ):
         super().__init__(vectors)
         self.names = names
@@ -120,20 +121,28 @@ class TorchPrinter(_OrderedPrinter):
         self.prox_call = prox_call  # (function, point text, step text) -> the text of the prox
         self.inline: dict[sp.Basic, str] = {}
         self.modules: set[str] = set()  # "math" or "torch", when a function needs it
+        self.zero = zero  # the text of a zero vector, where every term of one cancels (`x[k] - x[k]`)
 
     def doprint(self, expr, lead: sp.Basic | None = None, inline: dict[sp.Basic, str] | None = None) -> str:
         """`inline` maps block calls to print as calls, `{block text}({argument})`, instead of by name."""
         self.inline = inline or {}
         return super().doprint(expr, lead)
 
+    def print_vector(self, expr, lead: sp.Basic | None = None) -> str:
+        """`doprint` of a vector expression, which may have cancelled to the number 0."""
+        return self.zero if expr == 0 else self.doprint(expr, lead)
+
+    def _vector(self, expr) -> str:
+        return self.zero if expr == 0 else self._print(expr)
+
     def _print(self, expr, **kwargs) -> str:
         if expr in self.names:
             return self.names[expr]
         if expr in self.inline:
-            return f"{self.inline[expr]}({self._print(expr.args[0])})"
+            return f"{self.inline[expr]}({self._vector(expr.args[0])})"
         if isinstance(expr, AppliedUndef) and expr.func.__name__.startswith("prox_") and self.prox_call:
             point, step = expr.args
-            return self.prox_call(expr.func.__name__[5:], self._print(point), self._print(step))
+            return self.prox_call(expr.func.__name__[5:], self._vector(point), self._print(step))
         if isinstance(expr, AppliedUndef) or not isinstance(expr, _ALLOWED):
             raise TypeError(f"cannot print {type(expr).__name__} `{expr}` as Python")
         return super()._print(expr, **kwargs)
