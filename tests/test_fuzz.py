@@ -404,3 +404,10 @@ def test_an_algorithm_without_params_refuses_any(load_source):
 def test_long_numbers_print_in_scientific_notation(value: str, printed: str):
     source = alg2net.compile_source(f"algorithm a\nparam h = {value}\nx[k+1] = h * x[k]\n")
     assert f'params.get("h", {printed})' in source
+
+
+def test_params_named_like_the_solver_attributes_are_renamed(load_source):
+    text = "algorithm a\nparam solver_tol = 0.5\nparam _prox = 1\nx[k+1] = x[k] - solver_tol * _prox * grad f(x[k+1])\n"
+    network = load_source(text)(3, 2, solver_tol=1e-6)
+    assert (network.solver_tol, float(network.solver_tol_), float(network._prox_)) == (1e-6, 0.5, 1.0)
+    assert network(torch.ones(2, 3)).shape == (2, 3)

@@ -166,6 +166,7 @@ def _param_summary(param: ParamForm) -> str:
 
 _INIT_LOCALS = frozenset(
     {"width", "depth", "block_factory", "tied", "params", "unknown", "layers", "layer", "name", "v"}
+    | {"solver_max_iter", "solver_tol"}
 )
 
 

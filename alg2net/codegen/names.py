@@ -105,6 +105,11 @@ MODULE_ATTRIBUTES = frozenset(
         "tied",
         "blocks",
         "_block",
+        "solver_max_iter",
+        "solver_tol",
+        "_equilibrium",
+        "_check_converged",
+        "_prox",
     ]
 )
 
