@@ -7,28 +7,22 @@ under 1 s each) and exits 1 if any example is over the target.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _timing import ROOT, time_cli
+
 TARGET_S = 1.0
 
 
 def time_check(path: Path, repeat: int) -> tuple[float, int]:
-    best, status = float("inf"), 0
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "alg2net", "check", str(path)], cwd=ROOT, capture_output=True, check=False
-        )
-        best = min(best, time.perf_counter() - start)
-        status = result.returncode
-    return best, status
+    """The best of `repeat` wall-clock times of `alg2net check PATH`, and its exit status."""
+    seconds, result = time_cli(["check", str(path)], repeat)
+    return min(seconds), result.returncode
 
 
 def main() -> int:
+    """Time every example; exit status 1 if any is over the target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per example; the best is reported (default: 3)")
     args = parser.parse_args()

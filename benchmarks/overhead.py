@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
+from _timing import ROOT, time_cli
 from torch import nn
 
 import alg2net
 
-ROOT = Path(__file__).resolve().parent.parent
 RATIO_TARGET = 1.05
 COMPILE_TARGET_S = 1.0
 
@@ -101,6 +99,10 @@ def _timed(run: Callable[[], None], iterations: int, device: torch.device) -> fl
 
 
 def compare(stem: str, hand: type, args: argparse.Namespace, device: torch.device) -> dict:
+    """Median forward+backward times of the generated network of examples/STEM.alg and its hand-written twin.
+
+    Checks first that both compute the same output (to 1e-5). Returns milliseconds, their ratio and its range.
+    """
     generated, twin = _pair(stem, hand, args.width, args.depth, device)
     x = torch.randn(args.batch, args.width, device=device)
     difference = (generated(x) - twin(x)).abs().max().item()
@@ -125,16 +127,12 @@ def compare(stem: str, hand: type, args: argparse.Namespace, device: torch.devic
 
 
 def compile_times(repeat: int) -> list[dict]:
+    """Median seconds of `alg2net compile` on every example: in a subprocess, and in process with warm caches."""
     rows = []
     for path in sorted((ROOT / "examples").glob("*.alg")):
         text = path.read_text(encoding="utf-8")
-        command = [sys.executable, "-m", "alg2net", "compile", str(path)]
-        subprocess_s = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            result = subprocess.run(command, capture_output=True, check=False)
-            subprocess_s.append(time.perf_counter() - start)
-            assert result.returncode == 0, result.stderr.decode()
+        subprocess_s, result = time_cli(["compile", str(path)], repeat)
+        assert result.returncode == 0, result.stderr.decode()
         alg2net.compile_source(text)  # warm: the parser, templates and SymPy caches are built once per process
         in_process_s = []
         for _ in range(repeat):
@@ -155,6 +153,7 @@ def compile_times(repeat: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print both tables; exit status 1 if any ratio or compile time is over its target."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--width", type=int, default=64)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import inspect
 from pathlib import Path
 
 from torch import nn
@@ -34,8 +35,6 @@ NETWORKS = (
     "proximal_point",  # implicit: x[k+1] = x[k] - T(x[k+1]), a fixed-point solve per layer
 )
 
-IMPLICIT = frozenset({"proximal_point", "ista", "fista", "admm", "linearized_admm", "bdf2", "trapezoidal"})
-
 
 @functools.cache
 def compile_network(example: str, block: str, hidden: int, cache: Path = CACHE) -> type[nn.Module]:
@@ -57,6 +56,11 @@ def compile_network(example: str, block: str, hidden: int, cache: Path = CACHE) 
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return getattr(module, class_name(example))
+
+
+def is_implicit(network: type[nn.Module]) -> bool:
+    """Whether a generated network solves fixed points (module.md: its implicit steps take `solver_max_iter`)."""
+    return "solver_max_iter" in inspect.signature(network).parameters
 
 
 def class_name(example: str) -> str:

@@ -6,8 +6,10 @@ Plots are drawn on `matplotlib.figure.Figure` objects (no pyplot, no global stat
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,72 +27,81 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def summarise(runs: Sequence[Run], task: str, network: str) -> dict[str, float]:
-    """The seeds' mean and std of the error, and the means of the costs, of one network on one task."""
+@dataclass(frozen=True)
+class Summary:
+    """One network on one task over its seeds: the error's mean and std, and the costs' means."""
+
+    error: float
+    std: float
+    seeds: int
+    params: int
+    flops: float
+    seconds: float
+    not_converged: int  # over all seeds
+
+
+def summarise(runs: Sequence[Run], task: str, network: str) -> Summary:
+    """The summary of the runs of `network` on `task` (there must be at least one)."""
     mine = [r for r in runs if r.task == task and r.network == network]
     error, spread = mean_std([r.error for r in mine])
-    return {
-        "error": error,
-        "std": spread,
-        "seeds": len(mine),
-        "params": mine[0].params,
-        "flops": statistics.fmean(r.flops for r in mine),
-        "seconds": statistics.fmean(r.seconds for r in mine),
-        "not_converged": sum(r.not_converged for r in mine),
-        "batch_stats": mean_std([r.error_batch_stats for r in mine]) if mine[0].error_batch_stats is not None else None,
-    }
+    return Summary(
+        error=error,
+        std=spread,
+        seeds=len(mine),
+        params=mine[0].params,
+        flops=statistics.fmean(r.flops for r in mine),
+        seconds=statistics.fmean(r.seconds for r in mine),
+        not_converged=sum(r.not_converged for r in mine),
+    )
 
 
-def beyond_spread(row: dict[str, float], baseline: dict[str, float]) -> bool:
+def beyond_spread(row: Summary, baseline: Summary) -> bool:
     """Whether two means differ by more than the sum of their seed standard deviations (needs 2+ seeds each)."""
-    if row["seeds"] < 2 or baseline["seeds"] < 2:
+    if row.seeds < 2 or baseline.seeds < 2:
         return False
-    return abs(row["error"] - baseline["error"]) > row["std"] + baseline["std"]
+    return abs(row.error - baseline.error) > row.std + baseline.std
 
 
 def markdown(tasks: Sequence[Task], networks: Sequence[str], runs: Sequence[Run], header: Sequence[str]) -> str:
     """One table per task: network, parameters, FLOPs, training time, test error (mean ± std over seeds).
 
     The column "vs ResNet" gives the difference of means to gradient descent (the ResNet) and marks with "**"
-    the differences larger than the sum of the two seed standard deviations.
+    the differences larger than the sum of the two seed standard deviations. Those are listed as findings, except
+    for rows whose fixed-point solves did not all converge: their errors are those of an inexact solver.
     """
     lines = [*header, ""]
-    findings = []
+    findings, unconverged = [], []
     for task in tasks:
-        rows = {n: summarise(runs, task.name, n) for n in networks if any(r.network == n for r in runs)}
+        places = digits(task)
+        ran = {r.network for r in runs if r.task == task.name}
+        rows = {n: summarise(runs, task.name, n) for n in networks if n in ran}
         baseline = rows.get(BASELINE)
+        lines += [f"### {task.title}", "", setup(task), ""]
+        if task.note:
+            lines += [task.note, ""]
         lines += [
-            f"### {task.title}",
-            "",
-            setup(task),
-            "",
-        ]
-        batch_stats = any(row["batch_stats"] is not None for row in rows.values())
-        extra = (" same, BatchNorm on test-batch statistics |", " ---: |") if batch_stats else ("", "")
-        lines += [
-            f"| network | params | FLOPs/example | train time (s) | {task.metric}, mean ± std | vs ResNet |{extra[0]}",
-            f"| --- | ---: | ---: | ---: | ---: | ---: |{extra[1]}",
+            f"| network | params | FLOPs/example | train time (s) | {task.metric}, mean ± std | vs ResNet |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for name, row in rows.items():
             versus = ""
             if baseline is not None and name != BASELINE:
-                difference = row["error"] - baseline["error"]
-                mark = "**" if beyond_spread(row, baseline) else ""
-                versus = f"{mark}{difference:+.{digits(task)}f}{mark}"
+                difference = row.error - baseline.error
+                mark = "**" if beyond_spread(row, baseline) and not row.not_converged else ""
+                versus = f"{mark}{difference:+.{places}f}{mark}"
                 if mark:
+                    verdict = "better" if difference < 0 else "worse"
                     findings.append(
-                        f"- {task.name}: {name} is {'better' if difference < 0 else 'worse'} than the ResNet "
-                        f"({row['error']:.{digits(task)}f} vs {baseline['error']:.{digits(task)}f})."
+                        f"- {task.name}: {name} is {verdict} than the ResNet "
+                        f"({row.error:.{places}f} vs {baseline.error:.{places}f})."
                     )
-            unsolved = f" ({row['not_converged']:.0f} unconverged solves)" if row["not_converged"] else ""
+            label = name
+            if row.not_converged:
+                label += f" ({row.not_converged} unconverged solves)"
+                unconverged.append(f"{name} on {task.name}")
             lines.append(
-                f"| {name}{unsolved} | {row['params']:,} | {row['flops']:,.0f} | {row['seconds']:.1f} | "
-                f"{row['error']:.{digits(task)}f} ± {row['std']:.{digits(task)}f} | {versus} |"
-                + (
-                    f" {row['batch_stats'][0]:.{digits(task)}f} ± {row['batch_stats'][1]:.{digits(task)}f} |"
-                    if batch_stats
-                    else ""
-                )
+                f"| {label} | {row.params:,} | {row.flops:,.0f} | {row.seconds:.1f} | "
+                f"{row.error:.{places}f} ± {row.std:.{places}f} | {versus} |"
             )
         lines.append("")
     lines += [
@@ -99,10 +110,19 @@ def markdown(tasks: Sequence[Task], networks: Sequence[str], runs: Sequence[Run]
         *(findings or ["- none."]),
         "",
     ]
+    if unconverged:
+        lines += [
+            (
+                f"Left out of the findings (never marked): {', '.join(unconverged)}, whose fixed-point solves did not "
+                "all converge within the solver budget, so their errors measure an inexact solve, not the algorithm."
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 
 def setup(task: Task) -> str:
+    """The task's sizes and training budget, as one sentence under its table's title."""
     return (
         f"width {task.width}, depth {task.depth}, hidden {task.hidden}, block `{task.block}`, {task.steps} steps "
         f"of Adam (batch {task.batch_size}, lr {task.lr}, cosine schedule), {len(task.data.x_train)} train / "
@@ -117,7 +137,7 @@ def digits(task: Task) -> int:
 
 def save_json(runs: Sequence[Run], path: Path) -> None:
     """Every run's measurements (not its loss curve or probe outputs)."""
-    fields = ("task", "network", "seed", "params", "flops", "seconds", "error", "error_batch_stats", "not_converged")
+    fields = ("task", "network", "seed", "params", "flops", "seconds", "error", "not_converged")
     path.write_text(json.dumps([{f: getattr(r, f) for f in fields} for r in runs], indent=1) + "\n", encoding="utf-8")
 
 
@@ -141,10 +161,11 @@ def plot_curves(tasks: Sequence[Task], networks: Sequence[str], runs: Sequence[R
 def plot_regions(task: Task, networks: Sequence[str], runs: Sequence[Run], seed: int, path: Path) -> None:
     """Decision regions of each network (seed `seed`) on the probe grid, with the test points."""
     shown = [r for n in networks for r in runs if r.task == task.name and r.network == n and r.seed == seed]
-    figure = Figure(figsize=(2.4 * 4, 2.5 * -(-len(shown) // 4)), dpi=DPI, layout="constrained")
+    rows = math.ceil(len(shown) / 4)
+    figure = Figure(figsize=(2.4 * 4, 2.5 * rows), dpi=DPI, layout="constrained")
     side = round(len(task.probe) ** 0.5)
     x, y = task.probe[:, 0].reshape(side, side), task.probe[:, 1].reshape(side, side)
-    panels = figure.subplots(-(-len(shown) // 4), 4, squeeze=False).flatten()
+    panels = figure.subplots(rows, 4, squeeze=False).flatten()
     for axes, run in zip(panels, shown):
         regions = run.probe.argmax(dim=1).reshape(side, side)
         axes.contourf(x, y, regions, levels=[-0.5, 0.5, 1.5], colors=["#cfe0f3", "#f6d5c2"])
@@ -161,8 +182,9 @@ def plot_regions(task: Task, networks: Sequence[str], runs: Sequence[Run], seed:
 def plot_fits(task: Task, networks: Sequence[str], runs: Sequence[Run], seed: int, path: Path) -> None:
     """Each network's fitted curve (seed `seed`) over the target, for a 1-D regression task."""
     shown = [r for n in networks for r in runs if r.task == task.name and r.network == n and r.seed == seed]
-    figure = Figure(figsize=(2.6 * 4, 2.1 * -(-len(shown) // 4)), dpi=DPI, layout="constrained")
-    panels = figure.subplots(-(-len(shown) // 4), 4, squeeze=False, sharey=True).flatten()
+    rows = math.ceil(len(shown) / 4)
+    figure = Figure(figsize=(2.6 * 4, 2.1 * rows), dpi=DPI, layout="constrained")
+    panels = figure.subplots(rows, 4, squeeze=False, sharey=True).flatten()
     for axes, run in zip(panels, shown):
         axes.plot(task.data.x_test[:, 0], task.data.y_test[:, 0], color="0.7", lw=2, label="target")
         axes.plot(task.probe[:, 0], run.probe[:, 0], color="C3", lw=1, label="network")

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from experiments import report
-from experiments.networks import CACHE, IMPLICIT, NETWORKS, compile_network
+from experiments.networks import CACHE, NETWORKS, compile_network, is_implicit
 from experiments.tasks import TASKS, Task
 from experiments.train import Processes, Run, main_process_first, start, stop, train
 
@@ -31,7 +31,11 @@ SOLVER = {"quick": {"solver_max_iter": 8, "solver_tol": 1e-3}, "full": {"solver_
 SEEDS = {"quick": (0, 1, 2), "full": (0, 1, 2, 3, 4)}
 
 
-def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The options of `python -m experiments ARGV`; exits with status 2 and a usage message on bad ones.
+
+    `--device cuda` without a CUDA device is a usage error, caught here before any process group starts.
+    """
     parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick", help="small budgets, 3 seeds")
@@ -45,10 +49,18 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the table and plots go")
     parser.add_argument("--cache", type=Path, default=CACHE, help="where the compiled networks go")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device (use --device cpu)")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the study that `argv` (default: sys.argv[1:]) asks for and write its results; returns the exit status 0.
+
+    Usage errors exit with status 2 (argparse); under torchrun every process runs this, and only rank 0 writes.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse(argv)
     started = time.perf_counter()
     device = args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
@@ -58,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runs, tasks, seeds = study(args, processes)
         if processes.is_main:
-            write(args, tasks, seeds, runs, processes, time.perf_counter() - started)
+            write(args, argv, tasks, seeds, runs, processes, time.perf_counter() - started)
     except BaseException:
         stop(processes, together=False)
         raise
@@ -85,24 +97,25 @@ def study(args: argparse.Namespace, processes: Processes) -> tuple[list[Run], li
     runs = []
     jobs = [(task, name, seed) for task in tasks for name in args.networks for seed in seeds]
     for task, name, seed in tqdm(jobs, desc=f"{args.mode} runs", disable=not progress):
-        options = SOLVER[args.mode] if name in IMPLICIT else {}
+        options = SOLVER[args.mode] if is_implicit(networks[task.name, name]) else {}
         runs.append(train(task, networks[task.name, name], name, seed, processes, progress=progress, options=options))
     return runs, tasks, seeds
 
 
 def write(
     args: argparse.Namespace,
+    argv: Sequence[str],
     tasks: Sequence[Task],
     seeds: Sequence[int],
     runs: Sequence[Run],
     processes: Processes,
     seconds: float,
 ) -> None:
-    """The markdown table, the raw runs and the plots, into args.out, named after the mode."""
+    """The markdown table, the raw runs and the plots, into args.out, named after the mode; `argv` is the command's."""
     out, mode = args.out, args.mode
     out.mkdir(parents=True, exist_ok=True)
     launcher = f"torchrun --nproc_per_node {processes.world_size}" if processes.distributed else "python"
-    command = f"{launcher} -m experiments {shlex.join(sys.argv[1:])}"
+    command = f"{launcher} -m experiments {shlex.join(argv)}"
     header = [
         f"# alg2net experiments: {mode} mode",
         "",

@@ -100,10 +100,6 @@ class Run:
     losses: list[float] = field(repr=False)
     not_converged: int = 0  # fixed-point solves that stopped short of their tolerance (implicit networks)
     probe: torch.Tensor | None = field(default=None, repr=False)  # the model's outputs on task.probe
-    # The test error with BatchNorm using the test batch's statistics instead of its running ones (conv blocks only):
-    # a block called more than once per layer (Heun, Adams-Bashforth 2, implicit solves) mixes several inputs'
-    # statistics into one running average, which eval mode then applies to each of them.
-    error_batch_stats: float | None = None
 
 
 def train(
@@ -149,7 +145,7 @@ def train(
             torch.cuda.synchronize(processes.device)
         seconds = time.perf_counter() - started
         bar.close()
-        error, flops, probe, error_batch_stats = evaluate(task, model, processes.device)
+        error, flops, probe = evaluate(task, model, processes.device)
     not_converged = sum(NOT_CONVERGED in str(w.message) for w in caught)
     for w in caught:
         if NOT_CONVERGED not in str(w.message):
@@ -170,7 +166,6 @@ def train(
         curve.tolist(),
         not_converged,
         probe,
-        error_batch_stats,
     )
 
 
@@ -188,21 +183,12 @@ def batches(
 
 
 @torch.no_grad()
-def evaluate(
-    task: Task, model: nn.Module, device: torch.device
-) -> tuple[float, float, torch.Tensor | None, float | None]:
-    """Test error (task.error), forward FLOPs per test example, outputs on task.probe (on the CPU), and the test
-    error with batch-statistics BatchNorm (None without BatchNorm). Leaves the model's running statistics changed.
-    """
+def evaluate(task: Task, model: nn.Module, device: torch.device) -> tuple[float, float, torch.Tensor | None]:
+    """Test error (task.error), forward FLOPs per test example, and outputs on task.probe (on the CPU), in eval mode."""
     model.eval()
     x_test, y_test = task.data.x_test.to(device), task.data.y_test.to(device)
     with FlopCounterMode(display=False) as counter:
         output = model(x_test)
     error = task.error(output, y_test)
     probe = None if task.probe is None else model(task.probe.to(device)).cpu()
-    error_batch_stats = None
-    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        model.train()
-        error_batch_stats = task.error(model(x_test), y_test)
-        model.eval()
-    return error, counter.get_total_flops() / len(x_test), probe, error_batch_stats
+    return error, counter.get_total_flops() / len(x_test), probe

@@ -1,4 +1,5 @@
-"""The experiments suite (experiments/): networks from the real compiler, quick mode end to end, torchrun with DDP."""
+"""The experiments suite (experiments/): networks from the real compiler, the report's statistics, quick mode end to
+end, torchrun with DDP."""
 
 from __future__ import annotations
 
@@ -19,9 +20,14 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
+import torch
+from torch import nn
+
 from experiments import run
-from experiments.networks import NETWORKS, compile_network, parameter_count
-from experiments.tasks import TASKS
+from experiments.networks import NETWORKS, compile_network, is_implicit, parameter_count
+from experiments.report import Summary, beyond_spread, markdown, mean_std, summarise
+from experiments.tasks import TASKS, Data, Task
+from experiments.train import Run
 
 
 def test_networks_are_what_the_cli_writes(tmp_path: Path) -> None:
@@ -44,6 +50,84 @@ def test_parameter_counts_match_up_to_learnable_scalars(name: str, tmp_path: Pat
     assert all(0 <= count - baseline <= task.depth for count in counts.values()), counts
 
 
+def test_implicit_networks_are_told_by_their_signature(tmp_path: Path) -> None:
+    implicit = {n for n in NETWORKS if is_implicit(compile_network(n, "mlp", 4, tmp_path))}
+    assert implicit == {"proximal_point"}
+
+
+def test_digits_blocks_have_no_batchnorm(tmp_path: Path) -> None:
+    task = TASKS["digits"](False)
+    model = task.build(compile_network("heun", task.block, task.hidden, tmp_path))
+    network = model[1]
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network.modules())
+    assert sum(isinstance(m, nn.GroupNorm) for m in network.modules()) == 2 * task.depth
+    x = task.data.x_test[:5]
+    stem = model[0](x)
+    assert network(stem).shape == stem.shape
+
+
+def test_mean_std() -> None:
+    assert mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0)
+    assert mean_std([4.0, 8.0]) == pytest.approx((6.0, 8**0.5))
+    assert mean_std([5.0]) == (5.0, 0.0)
+
+
+def _run(task: str, network: str, seed: int, error: float, not_converged: int = 0) -> Run:
+    return Run(task, network, seed, 10, 100.0 + seed, 1.0 + seed, error, [1.0], not_converged)
+
+
+def test_summarise_keeps_only_its_task_and_network() -> None:
+    runs = [
+        _run("a", "gradient_descent", 0, 2.0, 3),
+        _run("a", "gradient_descent", 1, 4.0, 1),
+        _run("a", "heun", 0, 50.0),
+        _run("b", "gradient_descent", 0, 99.0),
+    ]
+    assert summarise(runs, "a", "gradient_descent") == Summary(
+        error=3.0, std=2**0.5, seeds=2, params=10, flops=100.5, seconds=1.5, not_converged=4
+    )
+
+
+def test_beyond_spread() -> None:
+    baseline = Summary(error=2.0, std=0.5, seeds=3, params=1, flops=1.0, seconds=1.0, not_converged=0)
+    assert beyond_spread(Summary(3.0, 0.4, 3, 1, 1.0, 1.0, 0), baseline)  # 1.0 > 0.9
+    assert not beyond_spread(Summary(3.0, 0.6, 3, 1, 1.0, 1.0, 0), baseline)  # 1.0 < 1.1
+    assert beyond_spread(Summary(1.0, 0.4, 3, 1, 1.0, 1.0, 0), baseline)  # better by as much: also beyond
+    assert not beyond_spread(Summary(9.0, 0.0, 1, 1, 1.0, 1.0, 0), baseline)  # one seed: no spread to compare
+
+
+def _task(name: str) -> Task:
+    data = Data(torch.zeros(4, 2), torch.zeros(4), torch.zeros(2, 2), torch.zeros(2))
+    return Task(name, f"Task {name}", data, "mlp", 2, 1, 1, 2, 1, 4, 0.1)
+
+
+def test_markdown_tables_and_findings() -> None:
+    runs = [
+        *(_run("a", "gradient_descent", s, 10.0 + s) for s in (0, 1)),  # 10.5 ± 0.7
+        *(_run("a", "heavy_ball", s, 1.0 + s) for s in (0, 1)),  # 1.5 ± 0.7: better, a finding
+        *(_run("a", "proximal_point", s, 50.0 + s, not_converged=2) for s in (0, 1)),  # worse, but unconverged
+        *(_run("b", "gradient_descent", s, 1.0) for s in (0, 1)),
+        *(_run("b", "nesterov", s, 1.0) for s in (0, 1)),
+    ]
+    networks = ["gradient_descent", "heavy_ball", "nesterov", "proximal_point"]
+    text = markdown([_task("a"), _task("b")], networks, runs, ["# header"])
+    table_a, table_b = text.split("### Task b")
+    assert "| nesterov" not in table_a and "| heavy_ball" not in table_b  # only networks run on that task
+    assert "| heavy_ball | 10 | 100 | 1.5 | 1.5 ± 0.7 | **-9.0** |" in table_a
+    assert "| proximal_point (4 unconverged solves) | 10 | 100 | 1.5 | 50.5 ± 0.7 | +40.0 |" in table_a
+    assert "- a: heavy_ball is better than the ResNet (1.5 vs 10.5)." in text
+    assert "proximal_point is" not in text
+    assert "Left out of the findings (never marked): proximal_point on a," in text
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the error path needs a machine without CUDA")
+def test_device_cuda_without_cuda_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run.main(["--quick", "--device", "cuda"])
+    assert exit_.value.code == 2
+    assert "--device cuda: torch sees no CUDA device" in capsys.readouterr().err
+
+
 def test_quick_mode_trains_and_writes_table_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "results"
     argv = ["--quick", "--steps", "3", "--seeds", "0", "1", "--out", str(out), "--cache", str(tmp_path / "cache")]
@@ -55,6 +139,7 @@ def test_quick_mode_trains_and_writes_table_and_plots(tmp_path: Path) -> None:
     for task in TASKS.values():
         assert task(False).title in table
     assert "Seeds: 0, 1;" in table
+    assert f"Command: `python -m experiments {' '.join([*argv, '--no-progress'])}`" in table  # main's argv
     runs = json.loads((out / "results_quick.json").read_text(encoding="utf-8"))
     assert len(runs) == len(TASKS) * len(NETWORKS) * 2
     for png in ("quick_curves.png", "quick_rings.png", "quick_sawtooth.png"):
