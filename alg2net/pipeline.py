@@ -1,6 +1,6 @@
 """The compiler's stages, in order. Each stage's module docstring says what it assumes and guarantees.
 
-parse (syntax) -> resolve -> derive -> emit (codegen)
+parse (syntax) -> resolve -> derive -> emit (codegen); `alg2net.analysis` reads the derived form for `check`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from alg2net import __version__
-from alg2net.codegen.emit import emit
 from alg2net.codegen.options import Options
 from alg2net.derive import LearnableForm, derive
 from alg2net.errors import Alg2NetError
@@ -26,6 +25,7 @@ def learnable_form(text: str, filename: str = "<input>") -> LearnableForm:
 
 def compile_source(text: str, options: Options | None = None, filename: str = "<input>") -> str:
     """The generated module for `text`."""
+    from alg2net.codegen.emit import emit  # black and jinja2 load only here, so `check` starts fast
     form = learnable_form(text, filename)
     return _located(lambda: emit(form, options or Options(), text, __version__), text, filename)
 

@@ -245,3 +245,184 @@ def test_check_does_not_import_code_generation():
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=EXAMPLES.parent
     )
     assert result.stdout.strip().endswith("False")
+
+
+# Varying coefficients, names, limit ODE: inputs in tests/data/check ---------------------------------------------------
+
+DATA = Path(__file__).parent / "data" / "check"
+
+
+def data(name: str, **options) -> dict:
+    return check((DATA / f"{name}.alg").read_text(), **options)
+
+
+def test_json_when_the_coefficients_have_no_limit_and_layers_fail(capsys):
+    """b_k = 1 - 3/2*(-1)^k has no limit; the facts shown are the last layer's, with Python booleans."""
+    assert main(["check", "--json", str(DATA / "alternating_momentum.alg")]) == 1
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["zero_stable"] is False and facts["strongly_stable"] is False and facts["consistent"] is True
+    assert facts["roots_of"] == "at the last layer, k = 99"
+    assert facts["rho_value"] == "zeta**2 - 7/2*zeta + 5/2"  # b_99 = 5/2
+    assert [(r["value"], r["abs"]) for r in facts["roots"]] == [("5/2", 2.5), ("1", 1.0)]
+    (reason,) = facts["reasons"]
+    assert reason.startswith("at layers 1, 3, 5,") and reason.endswith(
+        "the root zeta = 5/2 has |zeta| = 5/2 > 1: errors grow like |zeta|^k"
+    )
+
+
+def test_a_diverging_recurrence_is_judged_as_its_schedule():
+    """t_k = 2^k: beta_k = t_k/(t_k + 1) -> 1, rho -> (zeta - 1)^2, as with the schedule 2^k/(2^k + 1)."""
+    recurrence, schedule = data("doubling_momentum"), data("doubling_momentum_schedule")
+    for facts in (recurrence, schedule):
+        assert facts["verdict"] == "not_guaranteed" and facts["rho_value"] == "zeta**2 - 2*zeta + 1"
+        assert facts["roots"] == [{"value": "1", "abs": 1.0, "multiplicity": 2}]
+        assert "second-order ODE" in facts["reasons"][0]
+    assert recurrence["reasons"][0].startswith("rho'(1) = 1/(t[k] + 1) tends to 0 as k -> oo")
+    assert schedule["reasons"][0].startswith("rho'(1) = 1/(2**k + 1) tends to 0 as k -> oo")
+
+
+def test_a_step_that_grows_without_bound_is_named():
+    facts = data("doubling_step")
+    assert facts["verdict"] == "not_guaranteed"
+    (reason,) = facts["reasons"]
+    assert reason == (
+        "as k -> oo: c_f = t[k] -> oo: the effective step grows without bound, so the layers approximate no"
+        " x' = -c*T(x)"
+    )
+    assert not any("every c_F is 0" in c["why"] for c in facts["conditions"])
+    assert facts["order"] is None and facts["order_note"] == "some c_F is infinite in the limit k -> oo"
+
+
+def test_without_a_limit_the_last_layer_is_shown_and_named():
+    facts = data("alternating_step")
+    assert facts["verdict"] == "guaranteed"
+    assert facts["roots"] == [{"value": "1", "abs": 1.0, "multiplicity": 1}]
+    assert facts["effective_steps_value"] == {"f": "1/2"}  # 1 + (-1)^99/2
+    assert not any("in the limit k" in c["why"] for c in facts["conditions"])
+    rows = {c["name"]: c["why"] for c in facts["conditions"]}
+    assert rows["zero-stable"].startswith("at the last layer, k = 99: ")
+    assert rows["limit k -> oo"] == "the coefficients have no limit: only the layers count"
+    bad = {c["name"]: c["why"] for c in data("alternating_momentum")["conditions"]}
+    assert bad["zero-stable"] == (
+        "at the last layer, k = 99: the root zeta = 5/2 has |zeta| = 5/2 > 1: errors grow like |zeta|^k"
+    )
+
+
+def test_no_limit_ode_without_consistency(capsys):
+    for name, why in [("double_root", "multiple root"), ("contracting", "rho(1) = 1/2 != 0")]:
+        facts = data(name)
+        assert facts["limit_ode"] is None and "limit_ode_value" not in facts
+        assert facts["effective_steps"] == {"f": None if name == "double_root" else "1"}
+        assert any(why in reason for reason in facts["reasons"])
+        assert main(["check", str(DATA / f"{name}.alg")]) == 1
+        out = capsys.readouterr().out
+        assert "limit ODE\n  none (not consistent" in out and "zoo" not in out and "x' =" not in out
+        assert "order: none (not consistent)" in out
+
+
+def test_the_limit_ode_uses_the_evaluation_scale(capsys):
+    facts = data("scaled_point")
+    assert facts["limit_ode"] == facts["limit_ode_value"] == "x' = -T_f(2*x)"
+    assert facts["effective_steps"] == {"f": "2"}  # the linear test sees c*s
+    assert main(["check", str(DATA / "scaled_point.alg")]) == 0
+    out = capsys.readouterr().out
+    assert "limit ODE\n  x' = -T_f(2*x)\n" in out and "-2*T_f(x)" not in out
+    assert "T_f sees 2*x, not x" in out
+
+
+def test_evaluation_scales_in_the_limit_are_limits():
+    facts = data("scaled_point_schedule")
+    assert facts["evaluation_scales"] == {"f": ["1"]}  # s_k = 1 + 1/(k + 1) -> 1
+    assert facts["limit_ode"] == "x' = -T_f((k + 2)/(k + 1)*x)"  # frozen at layer k
+    assert facts["limit_ode_value"] == "x' = -T_f(x)"
+    row = next(c for c in facts["conditions"] if c["name"] == "evaluation points")
+    assert row["ok"] and row["why"] == "in the limit k -> oo: every block sees the state x itself"
+
+
+def test_regions_go_to_their_own_params():
+    facts = data("underscore_names")
+    regions = {p["name"]: p["region"] for p in facts["params"]}
+    assert regions == {"b": "-1 <= b < 1", "b_": "b_ != 0"}
+    assert facts["limit_ode"] == "x' = -b_/(1 - b)*T_f(x)"
+
+
+def test_params_named_like_the_analysis_variables():
+    facts = data("reserved_names")
+    assert facts["rho"] == "zeta**3 - (zeta_ + 1)*zeta**2 - (z_f_ - zeta_)*zeta + z_f_"
+    assert facts["rho_names"] == {"zeta_": "the param zeta", "z_f_": "the param z_f"}
+    zeta, param, z_f = sp.symbols("zeta zeta_ z_f_")
+    parsed = sp.parse_expr(facts["rho"], local_dict={"zeta": zeta, "zeta_": param, "z_f_": z_f})
+    assert sp.expand(parsed - (zeta - 1) * (zeta**2 - param * zeta - z_f)) == 0
+    regions = {p["name"]: p["region"] for p in facts["params"]}
+    assert regions == {"zeta": "-3/4 <= zeta < 3/4", "z_f": "-1 <= z_f < 1/2", "lambda": "lambda != 0"}
+    assert facts["limit_ode"] == "x' = -lambda/(-z_f - zeta + 1)*T_f(x)"
+    keyword = check(heavy_ball("1/2").replace("beta", "lambda"))
+    assert keyword["rho"] == "zeta**2 - (lambda_ + 1)*zeta + lambda_"
+    assert sp.parse_expr(keyword["rho"], local_dict={"zeta": zeta, "lambda_": param}) is not None
+
+
+def test_the_order_note_gives_the_real_reason(capsys):
+    facts = data("halving_step")  # t_k -> 2: consistent in the limit, order computed there
+    assert facts["verdict"] == "guaranteed" and facts["order"] == 1 and facts["order_note"] is None
+    assert facts["limit_ode_value"] == "x' = -2*T_f(x)"
+    assert main(["check", str(DATA / "halving_step.alg")]) == 0
+    assert "order: 1 on the linear test (in the limit k -> oo)" in capsys.readouterr().out
+    vanishing = check("algorithm v\nparam h[k] = 1/(k + 1)\nx[k+1] = x[k] - h[k]*grad f(x[k])\n")
+    assert vanishing["order"] is None and vanishing["order_note"] == "every c_F is 0 in the limit k -> oo"
+    assert data("doubling_momentum")["order_note"] == "not consistent in the limit k -> oo"
+
+
+def test_regions_decide_rational_samples_without_computing_roots(monkeypatch):
+    from alg2net.analysis import linear_test, region
+    from alg2net.analysis.roots import root_condition, root_facts
+
+    form = learnable_form(
+        "algorithm c\nparam a = 0.3 learnable\nx[k+1] = x[k] - grad f(x[k]) + a*(x[k] - x[k-1]) + a^2*(x[k-1] - x[k-2])\n"
+    )
+    a = sp.Symbol("a", real=True)
+    pi = output_recurrence(state_space(form, {a: a}))
+    rho, steps = linear_test.rho(pi, (sp.Symbol("z_f"),)), linear_test.effective_steps(pi, (sp.Symbol("z_f"),))
+    computed = []
+    monkeypatch.setattr(linear_test, "root_facts", lambda poly: computed.append(poly) or root_facts(poly))
+    intervals = region.region(rho, steps, a)
+    assert region.describe(intervals, "a") == "1/2 - sqrt(5)/2 <= a < -1/2 + sqrt(5)/2"
+    assert all(not all(c.is_Rational for c in poly.all_coeffs()) for poly in computed)  # only irrational points
+    rng = random.Random(7)
+    for _ in range(200):  # the exact root condition agrees with the roots
+        coefficients = [1] + [sp.Rational(rng.randint(-6, 6), rng.randint(1, 4)) for _ in range(rng.randint(1, 4))]
+        poly = sp.Poly(coefficients, ZETA) * sp.Poly(ZETA - 1, ZETA) ** rng.randint(0, 2)
+        poly = poly * sp.Poly(ZETA**2 + 1, ZETA) ** rng.randint(0, 1)
+        decided, roots = root_condition(poly), root_facts(poly)
+        assert (decided.zero_stable, decided.strongly_stable) == (roots.zero_stable, roots.strongly_stable)
+
+
+def test_report_text_reads_as_the_algorithm(capsys):
+    """prox expanded, recurrences as t[k], the learnable form printed as `alg2net show` prints it."""
+    facts = example("fista", depth=5)
+    assert facts["learnable_form"] == [
+        "y[k] = x[k] + (t[k] - 1)*(x[k] - x[k-1])/t[k+1]",
+        "x[k+1] = y[k] - h*T_f(y[k]) - h*T_g(x[k+1])",
+    ]
+    assert example("heavy_ball")["learnable_form"] == ["x[k+1] = x[k] + beta*(x[k] - x[k-1]) - h*T_f(x[k])"]
+    assert main(["check", "--depth", "5", str(DATA / "doubling_momentum.alg")]) == 1
+    out = capsys.readouterr().out
+    assert "  param t[0] = 1, t[k+1] = 2*t[k]  (recurrence, fixed)\n" in out
+    assert "where t_k is t[k]" in out and "x' = -(t[k] + 1)*T_f(x)   (frozen at layer k)" in out
+    assert main(["check", str(DATA / "alternating_momentum.alg")]) == 1
+    assert "x' = -2/(3*(-1)**k)*T_f(x)" in capsys.readouterr().out  # not 2*(1/(3*(-1)**k))
+    assert main(["check", str(EXAMPLES / "gradient_descent.alg")]) == 0
+    out = capsys.readouterr().out
+    assert "  rho(zeta) = zeta - 1\n  roots:" in out  # no `= (zeta - 1)` restating it
+    assert main(["check", str(EXAMPLES / "heavy_ball.alg")]) == 0
+    assert "beta in its region: initial value 9/10 in the region -1 <= beta < 1" in capsys.readouterr().out
+    nested = check("algorithm n\nx[k+1] = 0.5*x[k] + 0.5*prox f(x[k], 1)\n")
+    assert nested["learnable_form"][-1] == "where prox_f(v, t) is the z with z = v - t*T_f(z)"
+
+
+def test_a_schedule_with_a_pole_fails_at_that_layer():
+    facts = check("algorithm p\nparam h[k] = 1/(k - 3)\nx[k+1] = x[k] - h[k]*grad f(x[k])\n", depth=6)
+    assert facts["reasons"][0] == "at layer 3 of 6: c_f is infinite (division by zero)"
+    momentum = check(
+        "algorithm p\nparam b[k] = 1/(k - 3)\nx[k+1] = x[k] - grad f(x[k]) + b[k]*(x[k] - x[k-1])\n", depth=6
+    )
+    assert momentum["reasons"] == ["at layers 3-4 of 6: a coefficient has no finite value (division by zero)"]

@@ -1,22 +1,8 @@
-"""Stage 4, analyse: the multistep analysis behind `alg2net check` (reduce, linear test, regions, report).
-
-`learnable_form` parses, resolves and derives without loading code generation, so `check` starts fast.
-"""
+"""Stage 4, analyse: the multistep analysis behind `alg2net check` (reduce, linear test, regions, report)."""
 
 from __future__ import annotations
 
-from alg2net.derive import LearnableForm, derive
-from alg2net.errors import Alg2NetError
-from alg2net.resolve import resolve
-from alg2net.syntax import parse
-
-
-def learnable_form(text: str, filename: str = "<input>") -> LearnableForm:
-    """Parse, resolve and derive `text`; an error is attributed to `filename`."""
-    try:
-        return derive(resolve(parse(text)))
-    except Alg2NetError as error:
-        raise error.located(filename, text) from None
+from alg2net.pipeline import learnable_form
 
 
 def check_source(text: str, depth: int = 100, filename: str = "<input>") -> dict:

@@ -8,12 +8,14 @@ x' = -sum_F c_F*T_F(x), and the order p is the largest p with zeta_1(z) = exp(su
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import sympy as sp
 
 from alg2net.analysis.reduce import ZETA, StateSpace
-from alg2net.analysis.roots import RootFacts, root_facts
+from alg2net.analysis.roots import RootCondition, RootFacts, root_condition, root_facts
 
 
 def rho(pi: sp.Poly, variables: tuple[sp.Symbol, ...]) -> sp.Poly:
@@ -43,7 +45,7 @@ class Numeric:
     """The facts at numeric values of every param: what the verdict is made of."""
 
     rho: sp.Poly
-    roots: RootFacts
+    roots: RootFacts | RootCondition
     steps: tuple[sp.Expr, ...]
     rho_at_one: sp.Expr
     slope_at_one: sp.Expr
@@ -67,50 +69,86 @@ class Numeric:
 
 def numeric(rho_symbolic: sp.Poly, steps_symbolic: tuple[sp.Expr, ...], values: dict, full: bool = True) -> Numeric:
     """Substitute `values` (every remaining symbol) into rho and the c_F and decide the conditions. Without `full`
-    the roots themselves are left out where the conditions can be decided directly (the layers of a network)."""
+    the roots themselves are left out where the root condition can be decided directly (layers, region samples)."""
     coefficients = [sp.cancel(c.xreplace(values)) if values else c for c in rho_symbolic.all_coeffs()]
+    return _decide(coefficients, lambda: tuple(_value(c, values) for c in steps_symbolic), full)
+
+
+class NotFinite(ValueError):
+    """A coefficient of rho has no finite value (a pole of a schedule at some layer)."""
+
+
+def _decide(coefficients: list[sp.Expr], steps: Callable[[], tuple[sp.Expr, ...]], full: bool) -> Numeric:
+    if any(c.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for c in coefficients):
+        raise NotFinite(coefficients)
     poly = sp.Poly(coefficients, ZETA)
     at_one = poly.eval(1)
     slope = poly.diff(ZETA).eval(1)
-    steps = tuple(_value(c, values) for c in steps_symbolic) if at_one == 0 and slope != 0 else ()
-    roots = None if full else _direct(poly, at_one)
-    return Numeric(poly, roots or root_facts(poly), steps, at_one, slope)
+    roots = None if full else root_condition(poly)
+    return Numeric(poly, roots or root_facts(poly), steps() if at_one == 0 and slope != 0 else (), at_one, slope)
 
 
-@dataclass(frozen=True, slots=True)
-class _Direct:
-    """The root condition decided without the roots: rho = (zeta - 1)*q with q of degree at most 2."""
+class Frozen:
+    """rho and the c_F at the values of the per-layer symbols (k, recurrences), compiled once for many layers:
+    coefficients rational in those symbols are evaluated in exact rational arithmetic, others by substitution."""
 
-    zero_stable: bool
-    strongly_stable: bool
-    roots: tuple = ()
-    offending: tuple = ()
+    def __init__(self, rho_symbolic: sp.Poly, steps_symbolic: tuple[sp.Expr, ...], symbols: tuple[sp.Symbol, ...]):
+        self.symbols = symbols
+        self.rho = [_compile(c, symbols) for c in rho_symbolic.all_coeffs()]
+        self.steps = [_compile(c, symbols) for c in steps_symbolic]
+
+    def at(self, values: dict, full: bool = False) -> Numeric:
+        """The facts at `values` (a value for each of `symbols`)."""
+        point = [values[s] for s in self.symbols]
+        if all(v.is_Rational for v in point):
+            exact = {s: Fraction(int(v.p), int(v.q)) for s, v in zip(self.symbols, point)}
+        else:
+            exact = None
+
+        def evaluate(compiled) -> sp.Expr:
+            expr, numerator, denominator = compiled
+            if exact is None or numerator is None:
+                return _value(expr, values)
+            bottom = _evaluate(denominator, exact)
+            return sp.zoo if bottom == 0 else _rational(_evaluate(numerator, exact) / bottom)
+
+        return _decide([evaluate(c) for c in self.rho], lambda: tuple(evaluate(c) for c in self.steps), full)
 
 
-def _direct(poly: sp.Poly, at_one: sp.Expr) -> _Direct | None:
-    if at_one != 0 or not all(c.is_Rational for c in poly.all_coeffs()):
-        return None
-    quotient, _ = poly.div(sp.Poly(ZETA - 1, ZETA))
-    q = quotient.monic().all_coeffs() if quotient.degree() > 0 else [sp.Integer(1)]
-    if len(q) == 1:
-        return _Direct(True, True)
-    if len(q) == 2:
-        root = -q[1]
-        if root == 1:
-            return _Direct(False, False)
-        return _Direct(abs(root) <= 1, abs(root) < 1)
-    if len(q) == 3:
-        _, b, c = q
-        discriminant = b * b - 4 * c
-        if discriminant < 0:  # a complex pair with |r|^2 = c
-            return _Direct(c <= 1, c < 1)
-        if discriminant == 0:
-            root = -b / 2
-            return _Direct(abs(root) < 1, abs(root) < 1)
-        largest = max(abs((-b + s * sp.sqrt(discriminant)) / 2) for s in (1, -1))
-        has_one = 1 + b + c == 0
-        return _Direct(bool(largest <= 1) and not has_one, bool(largest < 1))
-    return None
+def _compile(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]):
+    """(expr, numerator, denominator) with the parts as {exponents: Fraction} where `expr` is rational in
+    `symbols` with rational coefficients, else (expr, None, None)."""
+    numerator, denominator = sp.fraction(sp.cancel(sp.together(expr)))
+    parts = []
+    for part in (numerator, denominator):
+        if not part.free_symbols <= set(symbols) or not part.is_polynomial(*symbols):
+            return expr, None, None
+        try:
+            poly = sp.Poly(part, *symbols, domain=sp.QQ) if symbols else None
+        except (sp.PolynomialError, sp.polys.polyerrors.CoercionFailed):
+            return expr, None, None
+        if poly is None:
+            if not part.is_Rational:
+                return expr, None, None
+            parts.append({(): Fraction(int(part.p), int(part.q))})
+        else:
+            parts.append({m: Fraction(int(c.numerator), int(c.denominator)) for m, c in poly.rep.to_dict().items()})
+    return expr, parts[0], parts[1]
+
+
+def _evaluate(terms: dict, values: dict) -> Fraction:
+    point = list(values.values())
+    total = Fraction(0)
+    for exponents, coefficient in terms.items():
+        for value, exponent in zip(point, exponents):
+            if exponent:
+                coefficient *= value**exponent
+        total += coefficient
+    return total
+
+
+def _rational(value: Fraction) -> sp.Rational:
+    return sp.Rational(value.numerator, value.denominator)
 
 
 def _value(expr: sp.Expr, values: dict) -> sp.Expr:
@@ -184,14 +222,14 @@ def evaluation_scales(space: StateSpace) -> dict[str, list[sp.Expr]] | None:
     at_zero = {v: 0 for v in space.variables}
     matrix = space.matrix.xreplace(at_zero) - sp.eye(len(space.slots))
     basis = matrix.nullspace()
-    if len(basis) != 1 or sp.simplify(basis[0][space.output]) == 0:
+    if len(basis) != 1 or sp.cancel(basis[0][space.output]) == 0:
         return None
     mode = basis[0] / basis[0][space.output]
     index = {slot: i for i, slot in enumerate(space.slots)}
     scales: dict[str, list[sp.Expr]] = {}
     for point in space.points:
         total = sum((c.xreplace(at_zero) * mode[index[(name, 0)]] for (name, _), c in point.point), sp.Integer(0))
-        scale = sp.simplify(total)
+        scale = sp.factor(sp.cancel(total))
         if scale not in scales.setdefault(point.function, []):
             scales[point.function].append(scale)
     return scales

@@ -13,6 +13,7 @@ params, k, frozen per-layer values).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
@@ -52,14 +53,12 @@ class StateSpace:
 
     def at(self, values: dict) -> StateSpace:
         """The same layer with `values` substituted in every coefficient."""
-        points = tuple(BlockPoint(p.function, tuple((a, _subs(c, values)) for a, c in p.point)) for p in self.points)
-        return StateSpace(
-            self.slots, self.matrix.applyfunc(lambda c: _subs(c, values)), self.output, points, self.variables
-        )
+        return self.map(lambda c: sp.cancel(c.xreplace(values))) if values else self
 
-
-def _subs(expr: sp.Expr, values: dict) -> sp.Expr:
-    return sp.cancel(expr.xreplace(values)) if values else expr
+    def map(self, function: Callable[[sp.Expr], sp.Expr]) -> StateSpace:
+        """The same layer with `function` applied to every coefficient."""
+        points = tuple(BlockPoint(p.function, tuple((a, function(c)) for a, c in p.point)) for p in self.points)
+        return StateSpace(self.slots, self.matrix.applyfunc(function), self.output, points, self.variables)
 
 
 def state_space(form: LearnableForm, substitution: dict) -> StateSpace:

@@ -10,7 +10,9 @@ This replaces a general inequality solver, which is slow on these expressions.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import sympy as sp
 
@@ -38,7 +40,7 @@ def region(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[
 
     def holds(value: sp.Expr) -> bool:
         try:
-            return numeric(rho, steps, {param: value}).guaranteed
+            return numeric(rho, steps, {param: value}, full=False).guaranteed
         except (ZeroDivisionError, sp.PolynomialError, NotImplementedError, ValueError, TypeError):
             return False
 
@@ -82,13 +84,35 @@ def _critical_points(rho: sp.Poly, steps: tuple[sp.Expr, ...], p: sp.Symbol) -> 
 
 
 def _samples(points: list[sp.Expr]) -> list[sp.Expr]:
+    """One rational in each open interval between the points, the simplest there (small numbers decide fast)."""
     if not points:
         return [sp.Integer(0)]
-    numbers = [sp.Rational(str(point.evalf(30))) for point in points]
-    samples = [sp.floor(numbers[0]) - 1]
-    samples += [(low + high) / 2 for low, high in itertools.pairwise(numbers)]
-    samples.append(sp.ceiling(numbers[-1]) + 1)
+    numbers = [Fraction(str(point.evalf(30))) for point in points]
+    samples = [sp.Integer(math.floor(numbers[0]) - 1)]
+    for low, high in itertools.pairwise(numbers):
+        simplest = _simplest_between(low, high)
+        samples.append(sp.Rational(simplest.numerator, simplest.denominator))
+    samples.append(sp.Integer(math.ceil(numbers[-1]) + 1))
     return samples
+
+
+def _simplest_between(low: Fraction, high: Fraction) -> Fraction:
+    """The rational of least denominator (then least magnitude) strictly between `low` < `high`."""
+    if low < 0 < high:
+        return Fraction(0)
+    if high <= 0:
+        return -_simplest_between(-high, -low)
+    whole = math.floor(low) + 1
+    if whole < high:
+        return Fraction(whole)
+    whole -= 1  # low and high share the integer part (or high is the next integer): continue with 1/fraction
+    upper = None if low == whole else 1 / (low - whole)
+    lower = 1 / (high - whole)
+    return whole + 1 / (_simplest_above(lower) if upper is None else _simplest_between(lower, upper))
+
+
+def _simplest_above(low: Fraction) -> Fraction:
+    return Fraction(math.floor(low) + 1)
 
 
 def _merge(pieces: list[tuple[sp.Expr, sp.Expr, bool]]) -> tuple[Interval, ...]:

@@ -3,12 +3,18 @@
 Multiplicities are exact (square-free factorization over the coefficients' field). A root's modulus is exact for
 rational roots and complex pairs of quadratic factors, and decided with 50 significant digits otherwise; for
 polynomials of small height no root of modulus other than 1 lies that close to the unit circle.
+
+`root_condition` decides the root condition without the roots, exactly, for rational coefficients: the part of each
+square-free factor with roots on the unit circle is its gcd with its reciprocal, whose roots are all on the circle
+exactly when w = zeta + 1/zeta has only real roots in (-2, 2) (Sturm); the rest must have every root inside the
+disk (Schur-Cohn). It is what the layers of a network and the samples of a region use.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from fractions import Fraction
 
 import sympy as sp
 
@@ -46,6 +52,85 @@ class RootFacts:
     def offending(self) -> tuple[Root, ...]:
         """The roots that break the root condition."""
         return tuple(r for r in self.roots if r.outside or (r.on_circle and r.multiplicity > 1))
+
+
+@dataclass(frozen=True, slots=True)
+class RootCondition:
+    """The root condition decided without the roots (`RootFacts` without `roots`)."""
+
+    zero_stable: bool
+    strongly_stable: bool
+    roots: tuple = ()
+    offending: tuple = ()
+
+
+def root_condition(poly: sp.Poly) -> RootCondition | None:
+    """The root condition of `poly` (in ZETA), exactly and without its roots; None unless the coefficients are
+    rational."""
+    coefficients = poly.all_coeffs()
+    if not all(c.is_Rational for c in coefficients):
+        return None
+    exact = [Fraction(int(c.p), int(c.q)) for c in coefficients]
+    if sum(exact) == 0 and _schur_stable(_without_one(exact)):  # the common case, decided in a few operations
+        return RootCondition(True, True)
+    poly = sp.Poly(coefficients, ZETA, domain=sp.QQ)
+    if poly.degree() <= 0:
+        return RootCondition(True, True)
+    strongly = True
+    for factor, multiplicity in poly.sqf_list()[1]:
+        circle = factor.gcd(_reciprocal(factor))
+        if not _schur_stable(
+            [Fraction(int(c.numerator), int(c.denominator)) for c in factor.exquo(circle).rep.to_list()]
+        ):
+            return RootCondition(False, False)
+        if circle.degree() > 0:
+            if multiplicity > 1 or not _all_on_circle(circle):
+                return RootCondition(False, False)
+            strongly = strongly and circle.monic() == sp.Poly(ZETA - 1, ZETA, domain=sp.QQ)
+    return RootCondition(True, strongly)
+
+
+def _reciprocal(poly: sp.Poly) -> sp.Poly:
+    """zeta^n*poly(1/zeta): its roots are the inverses of poly's (for real coefficients, the mirror images in the
+    unit circle)."""
+    return sp.Poly(list(reversed(poly.all_coeffs())), ZETA, domain=poly.domain)
+
+
+def _without_one(coefficients: list[Fraction]) -> list[Fraction]:
+    """The coefficients (highest first) of p/(zeta - 1), for p(1) = 0 (synthetic division)."""
+    quotient = [coefficients[0]]
+    for c in coefficients[1:-1]:
+        quotient.append(c + quotient[-1])
+    return quotient
+
+
+def _schur_stable(coefficients: list[Fraction]) -> bool:
+    """Every root of the polynomial with these coefficients (highest first) strictly inside the unit disk
+    (Schur-Cohn: |a_0| < |a_n|, then the same for (a_n*p - a_0*p^*)/zeta, of one degree less)."""
+    while len(coefficients) > 1:
+        lead, constant = coefficients[0], coefficients[-1]
+        if abs(constant) >= abs(lead):
+            return False
+        reflected = [lead * a - constant * b for a, b in zip(coefficients, reversed(coefficients))]
+        coefficients = reflected[:-1]  # the constant term is 0: divide by zeta
+    return True
+
+
+def _all_on_circle(poly: sp.Poly) -> bool:
+    """Every root of the square-free, self-reciprocal `poly` on the unit circle."""
+    for edge in (1, -1):  # zeta = +-1: w = +-2
+        if poly.eval(edge) == 0:
+            poly = poly.exquo(sp.Poly(ZETA - edge, ZETA, domain=poly.domain))
+    if poly.degree() <= 0:
+        return True
+    coefficients = list(reversed(poly.all_coeffs()))  # c_0 .. c_2d, palindromic
+    half = len(coefficients) // 2
+    w = sp.Symbol("w")
+    dickson = [sp.Integer(2), w]  # zeta^j + zeta^-j as a polynomial in w = zeta + 1/zeta
+    while len(dickson) <= half:
+        dickson.append(sp.expand(w * dickson[-1] - dickson[-2]))
+    in_w = coefficients[half] + sum(coefficients[half + j] * dickson[j] for j in range(1, half + 1))
+    return sp.Poly(in_w, w).count_roots(-2, 2) == half
 
 
 def root_facts(poly: sp.Poly) -> RootFacts:
