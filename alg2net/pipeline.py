@@ -26,6 +26,7 @@ def learnable_form(text: str, filename: str = "<input>") -> LearnableForm:
 def compile_source(text: str, options: Options | None = None, filename: str = "<input>") -> str:
     """The generated module for `text`."""
     from alg2net.codegen.emit import emit  # black and jinja2 load only here, so `check` starts fast
+
     form = learnable_form(text, filename)
     return _located(lambda: emit(form, options or Options(), text, __version__), text, filename)
 
