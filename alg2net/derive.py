@@ -163,6 +163,7 @@ def to_sympy(expr: ir.Expr) -> sp.Expr:
 
 # Beyond this many decimal digits a number has no float64 value (the largest float64 is about 1.8e308).
 _MAX_DIGITS = 308
+_FLOAT_MAX = sp.Float("1.7976931348623157e308")
 
 
 def _finite(value: sp.Expr, node: ir.Expr) -> sp.Expr:
@@ -175,6 +176,8 @@ def _finite(value: sp.Expr, node: ir.Expr) -> sp.Expr:
             "look for a division by zero, a sqrt of a negative number or a log of zero",
         )
     if value.is_Rational and value != 0 and abs(_log10(value)) > _MAX_DIGITS:
+        raise _out_of_range(node)
+    if value.is_number and not value.is_Rational and abs(value.evalf(15)) > _FLOAT_MAX:  # exp(250^2)
         raise _out_of_range(node)
     return value
 
