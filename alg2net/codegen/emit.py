@@ -92,14 +92,6 @@ def _imports(modules: set[str]) -> list[str]:
 # Docstrings --------------------------------------------------------------------------------------------------------
 
 
-def _calls_at(expr: sp.Expr, point: sp.Basic) -> list[sp.Expr]:
-    """The block calls in `expr` whose argument involves `point`."""
-    return sorted(
-        (c for c in expr.atoms(sp.Function) if c.func.__name__.startswith("T_") and c.args[0].has(point)),
-        key=sp.default_sort_key,
-    )
-
-
 def _docstring_text(text: str) -> str:
     """Text that can sit inside a triple-quoted docstring unchanged in meaning."""
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
@@ -218,6 +210,14 @@ class _InitWriter:
 
 
 # forward ---------------------------------------------------------------------------------------------------------
+
+
+def _calls_at(expr: sp.Expr, point: sp.Basic) -> list[sp.Expr]:
+    """The block calls in `expr` whose argument involves `point`."""
+    return sorted(
+        (c for c in expr.atoms(sp.Function) if c.func.__name__.startswith("T_") and c.args[0].has(point)),
+        key=sp.default_sort_key,
+    )
 
 
 class _ForwardWriter:

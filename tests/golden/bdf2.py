@@ -158,7 +158,7 @@ class Bdf2(nn.Module):
             def adjoint(grad: torch.Tensor | None) -> torch.Tensor | None:
                 if grad is None:  # no gradient flows into this solution
                     return None
-                with torch.enable_grad():  # a fresh graph of f at the solution, apart from the one being differentiated
+                with torch.enable_grad():  # a graph of its own, apart from the one being differentiated
                     point = z.detach().requires_grad_()
                     value = f(point)
 
