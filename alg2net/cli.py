@@ -9,8 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from alg2net import __version__, api
-from alg2net.codegen.options import ACTIVATIONS, BLOCKS
+from alg2net import __version__, pipeline
+from alg2net.codegen.options import ACTIVATIONS, BLOCKS, NORMS, make_options
 from alg2net.errors import Alg2NetError
 
 EXIT_OK, EXIT_FAILED_CHECK, EXIT_BAD_INPUT = 0, 1, 2
@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="hidden size of the MLP parts (default: width for mlp and conv, 4 x width for attention)",
+    )
+    compile_.add_argument(
+        "--norm",
+        choices=list(NORMS),
+        help="normalization in the conv block (default: batch; group suits schemes that call a block several times)",
     )
     compile_.add_argument("--tied", action="store_true", help="one block per function shared by all layers")
     compile_.add_argument(
@@ -113,9 +118,10 @@ def _read(path: str) -> str:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    text = _read(args.file)
+    options = make_options(args.block, args.activation, args.hidden, args.tied, args.norm)
+    derived = pipeline.derive_source(_read(args.file), args.file)
     if args.strict:
-        facts = api.check_source(text, filename=args.file)
+        facts = pipeline.check(derived)
         if facts["verdict"] != "guaranteed":
             reasons = "; ".join(facts["reasons"])
             print(
@@ -123,14 +129,7 @@ def _compile(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_FAILED_CHECK
-    source = api.compile_source(
-        text,
-        block=args.block,
-        activation=args.activation,
-        hidden=args.hidden,
-        tied=args.tied,
-        filename=args.file,
-    )
+    source = pipeline.emit(derived, options)
     if args.output is None:
         sys.stdout.write(source)
     else:
@@ -139,7 +138,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    facts = api.check_source(_read(args.file), depth=args.depth, filename=args.file)
+    facts = pipeline.check(pipeline.derive_source(_read(args.file), args.file), args.depth)
     if args.json:
         print(json.dumps(facts, ensure_ascii=False, indent=2))
     else:
@@ -150,11 +149,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from alg2net.analysis import learnable_form
-    from alg2net.analysis.report import show
+    from alg2net.printing import show_text
 
-    text = _read(args.file)
-    sys.stdout.write(show(learnable_form(text, args.file), latex=args.latex))
+    derived = pipeline.derive_source(_read(args.file), args.file)
+    sys.stdout.write(show_text(derived.form, latex=args.latex))
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from alg2net import ir
 from alg2net.errors import fail
@@ -30,14 +31,34 @@ _OPS = {
 }
 
 
+# Block and prox calls: the one encoding every later stage reads through `is_block`, `is_prox` and `function_of`.
+# Each is an undefined SymPy function that prints as `T_F` or `prox_F` and carries its kind and DSL function name.
+_BLOCK, _PROX = "block", "prox"
+
+
 def block(function: str) -> sp.FunctionClass:
-    """The learnable block that replaces `grad function`."""
-    return sp.Function(f"T_{function}")
+    """The learnable block `T_F` that replaces `grad F`."""
+    return sp.Function(f"T_{function}", alg2net_kind=_BLOCK, alg2net_function=function)
 
 
 def prox(function: str) -> sp.FunctionClass:
     """`prox_F(v, t)`: the z with z = v - t*T_F(z), the proximal step of t*F at v."""
-    return sp.Function(f"prox_{function}")
+    return sp.Function(f"prox_{function}", alg2net_kind=_PROX, alg2net_function=function)
+
+
+def is_block(expr: sp.Basic) -> bool:
+    """Whether `expr` is a block call `T_F(v)`."""
+    return isinstance(expr, AppliedUndef) and getattr(expr.func, "alg2net_kind", None) == _BLOCK
+
+
+def is_prox(expr: sp.Basic) -> bool:
+    """Whether `expr` is a prox call `prox_F(v, t)`."""
+    return isinstance(expr, AppliedUndef) and getattr(expr.func, "alg2net_kind", None) == _PROX
+
+
+def function_of(expr: sp.Basic) -> str:
+    """F, the DSL function of a block or prox call."""
+    return expr.func.alg2net_function
 
 
 def vector(name: str, offset: int = 0) -> sp.Indexed:

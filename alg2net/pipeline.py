@@ -1,34 +1,87 @@
-"""The compiler's stages, in order. Each stage's module docstring says what it assumes and guarantees.
+"""The compiler's stages, in order; the one place where text becomes a learnable form.
 
-parse (syntax) -> resolve -> derive -> emit (codegen); `alg2net.analysis` reads the derived form for `check`.
+    parse (syntax) -> resolve -> derive -> analyse (`alg2net check`)
+                                       \\-> emit (`alg2net compile`)
+
+Analysis and code generation are siblings: each reads the derived form, neither imports the other nor this module.
+Each is imported on first use, so `check` never loads black or jinja2. A caller that needs both (`compile
+--strict`, `load`) derives once with `derive_source` and hands the result to `check` and `emit`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from alg2net import __version__
-from alg2net.codegen.options import Options
+from alg2net.codegen.options import Options, make_options
 from alg2net.derive import LearnableForm, derive
-from alg2net.errors import Alg2NetError
+from alg2net.errors import Alg2NetError, fail
 from alg2net.resolve import resolve
 from alg2net.syntax import parse
 
 T = TypeVar("T")
 
 
-def learnable_form(text: str, filename: str = "<input>") -> LearnableForm:
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """An algorithm derived once, with the text and file name its errors are located in."""
+
+    form: LearnableForm
+    text: str
+    filename: str
+
+
+def derive_source(text: str, filename: str = "<input>") -> Derived:
     """Parse, resolve and derive `text`."""
-    return _located(lambda: derive(resolve(parse(text))), text, filename)
+    return Derived(_located(lambda: derive(resolve(parse(text))), text, filename), text, filename)
 
 
-def compile_source(text: str, options: Options | None = None, filename: str = "<input>") -> str:
-    """The generated module for `text`."""
-    from alg2net.codegen.emit import emit  # black and jinja2 load only here, so `check` starts fast
+def check(derived: Derived, depth: int = 100) -> dict:
+    """The facts of `alg2net check` (check.md) for a derived algorithm."""
+    from alg2net.analysis import check as analyse
 
-    form = learnable_form(text, filename)
-    return _located(lambda: emit(form, options or Options(), text, __version__), text, filename)
+    if depth < 1:
+        raise fail(
+            "bad-option", f"--depth must be a positive whole number, got {depth}", hint="for example --depth 100"
+        )
+    return _located(lambda: analyse(derived.form, depth), derived.text, derived.filename)
+
+
+def emit(derived: Derived, options: Options) -> str:
+    """The generated module's source (module.md) for a derived algorithm."""
+    from alg2net.codegen.emit import emit as generate
+
+    return _located(lambda: generate(derived.form, options, derived.text, __version__), derived.text, derived.filename)
+
+
+def compile_source(
+    text: str,
+    *,
+    block: str = "mlp",
+    activation: str = "relu",
+    hidden: int | None = None,
+    tied: bool = False,
+    norm: str | None = None,
+    filename: str = "<input>",
+) -> str:
+    """The source of the generated module, exactly as `alg2net compile` writes it.
+
+    Raises:
+        Alg2NetError: the text is not a valid algorithm, or an option is out of range.
+    """
+    options = make_options(block=block, activation=activation, hidden=hidden, tied=tied, norm=norm)
+    return emit(derive_source(text, filename), options)
+
+
+def check_source(text: str, *, depth: int = 100, filename: str = "<input>") -> dict:
+    """The facts of `alg2net check --json` for `text`: rho, roots, consistency, stability, order, limit ODE, verdict.
+
+    Raises:
+        Alg2NetError: the text is not a valid algorithm, or `depth` is below 1.
+    """
+    return check(derive_source(text, filename), depth)
 
 
 def _located(stage: Callable[[], T], text: str, filename: str) -> T:

@@ -12,9 +12,9 @@ import pytest
 import sympy as sp
 
 import alg2net
-from alg2net.analysis import learnable_form
 from alg2net.analysis.reduce import ZETA, output_recurrence, state_space
 from alg2net.cli import main
+from alg2net.pipeline import derive_source
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 JSON_KEYS = {
@@ -167,7 +167,7 @@ def test_linearized_admm_is_an_implicit_explicit_euler_step_for_z():
 @pytest.mark.parametrize("name", ["linearized_admm", "admm", "momentum_resnet", "heun", "bdf2", "nesterov"])
 def test_reduction_is_exact_on_simulated_sequences(name):
     """The output of the linearized layer, run from random states, satisfies Pi(zeta, z) exactly."""
-    form = learnable_form((EXAMPLES / f"{name}.alg").read_text())
+    form = derive_source((EXAMPLES / f"{name}.alg").read_text()).form
     values = {sp.Symbol(p.definition.name, real=True): p.value for p in form.params}
     space = state_space(form, values)
     pi = output_recurrence(space)
@@ -376,9 +376,9 @@ def test_regions_decide_rational_samples_without_computing_roots(monkeypatch):
     from alg2net.analysis import linear_test, region
     from alg2net.analysis.roots import root_condition, root_facts
 
-    form = learnable_form(
+    form = derive_source(
         "algorithm c\nparam a = 0.3 learnable\nx[k+1] = x[k] - grad f(x[k]) + a*(x[k] - x[k-1]) + a^2*(x[k-1] - x[k-2])\n"
-    )
+    ).form
     a = sp.Symbol("a", real=True)
     pi = output_recurrence(state_space(form, {a: a}))
     rho, steps = linear_test.rho(pi, (sp.Symbol("z_f"),)), linear_test.effective_steps(pi, (sp.Symbol("z_f"),))

@@ -96,6 +96,8 @@ CASES = {
     # The program as a whole --------------------------------------------------------------------------------------
     "missing-algorithm": _case("missing-algorithm", "§param h = 1", GOOD_UPDATE, says=("algorithm",)),
     "missing-algorithm-empty": Case("missing-algorithm", "§", says=("algorithm",)),
+    "undefined-value": _body("undefined-value", "param h = §1/0", GOOD_UPDATE.strip(), says=("finite",)),
+    "number-out-of-range": _body("number-out-of-range", "param h = §1e999", GOOD_UPDATE.strip(), says=("range",)),
     "algorithm-not-first": _case("algorithm-not-first", "param h = 1", "§algorithm a", GOOD_UPDATE, says=("first",)),
     "duplicate-algorithm": _body("duplicate-algorithm", GOOD_UPDATE, "§algorithm b", says=("one algorithm",)),
     "no-state": _case("no-state", "§algorithm a", "param h = 1", says=("state",)),
@@ -237,8 +239,8 @@ def test_every_compiler_error_code_has_a_case():
     triggered by at least one case above, so a new code needs a new case."""
     pattern = re.compile(r'\bfail\(\s*"([a-z-]+)"')
     raised = set()
-    for module in ("syntax.py", "resolve.py", "api.py"):
-        raised |= set(pattern.findall((ROOT / "alg2net" / module).read_text(encoding="utf-8")))
+    for module in sorted((ROOT / "alg2net").rglob("*.py")):
+        raised |= set(pattern.findall(module.read_text(encoding="utf-8")))
     raised |= {code for code, _message, _hint in SYNTAX_ERRORS}
     assert len(raised) > 40
     covered = {case.code for case in CASES.values()} | {"bad-option"}  # test_bad_options_raise_alg2net_error

@@ -31,9 +31,9 @@ import sympy as sp
 from alg2net.analysis import linear_test, region
 from alg2net.analysis.linear_test import Numeric
 from alg2net.analysis.reduce import ZETA, output_recurrence, state_space, test_variable
-from alg2net.analysis.report import learnable_lines
 from alg2net.analysis.roots import render_root, root_facts
-from alg2net.derive import K, LearnableForm
+from alg2net.derive import K, LearnableForm, is_block, is_prox
+from alg2net.printing import learnable_lines
 from alg2net.resolve import ParamKind
 
 _DIGITS = 30  # recurrences such as FISTA's t_k are evaluated with this many digits
@@ -568,10 +568,9 @@ def _classical(form: LearnableForm) -> bool:
         return False
     for step in form.steps:
         for node in sp.preorder_traversal(step.value):
-            if isinstance(node, sp.core.function.AppliedUndef):
-                is_prox = node.func.__name__.startswith("prox_")
-                if not isinstance(node.args[0], sp.Indexed) or (is_prox and node != step.value):
-                    return False
+            call = is_block(node) or is_prox(node)
+            if call and (not isinstance(node.args[0], sp.Indexed) or (is_prox(node) and node != step.value)):
+                return False
     return True
 
 

@@ -17,10 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.core.function import AppliedUndef
 from sympy.polys.matrices import DomainMatrix
 
-from alg2net.derive import LearnableForm, offset_of
+from alg2net.derive import LearnableForm, function_of, is_block, is_prox, offset_of
 
 ZETA = sp.Symbol("zeta")
 
@@ -65,8 +64,6 @@ def state_space(form: LearnableForm, substitution: dict) -> StateSpace:
     """The layer of `form` on the linear test; `substitution` maps param atoms (Symbols, Indexed) to expressions."""
     model = form.model
     states, auxiliaries = set(model.states), set(model.auxiliaries)
-    blocks = {f"T_{f}": f for f in model.functions}
-    proxes = {f"prox_{f}": f for f in model.functions}
     defined: dict[str, Linear] = {}  # auxiliaries at [k], states at [k+1], as forms over state[k - j]
     points: list[BlockPoint] = []
 
@@ -76,13 +73,13 @@ def state_space(form: LearnableForm, substitution: dict) -> StateSpace:
             if name in auxiliaries or (offset == 1 and name != target):
                 return dict(defined[name])
             return {(name, offset): sp.Integer(1)}
-        if isinstance(expr, AppliedUndef) and expr.func.__name__ in blocks:
-            function = blocks[expr.func.__name__]
+        if is_block(expr):
+            function = function_of(expr)
             arg = linear(expr.args[0], target)
             points.append(BlockPoint(function, tuple(arg.items())))
             return _scale(arg, -test_variable(function))
-        if isinstance(expr, AppliedUndef) and expr.func.__name__ in proxes:
-            function = proxes[expr.func.__name__]
+        if is_prox(expr):
+            function = function_of(expr)
             step = expr.args[1].xreplace(substitution)
             result = _scale(linear(expr.args[0], target), 1 / (1 - step * test_variable(function)))
             points.append(BlockPoint(function, tuple(result.items())))
@@ -94,7 +91,7 @@ def state_space(form: LearnableForm, substitution: dict) -> StateSpace:
                     total[atom] = total.get(atom, 0) + coefficient
             return total
         if isinstance(expr, sp.Mul):
-            vectors = [a for a in expr.args if _is_vector(a, states | auxiliaries, blocks, proxes)]
+            vectors = [a for a in expr.args if _is_vector(a, states | auxiliaries)]
             scalar = sp.Mul(*(a for a in expr.args if a not in vectors)).xreplace(substitution)
             (vector,) = vectors  # resolve guarantees updates are linear in vectors
             return _scale(linear(vector, target), scalar)
@@ -143,11 +140,11 @@ def _scale(form: Linear, factor: sp.Expr) -> Linear:
     return {atom: coefficient * factor for atom, coefficient in form.items()}
 
 
-def _is_vector(expr: sp.Expr, vectors: set[str], blocks: dict, proxes: dict) -> bool:
+def _is_vector(expr: sp.Expr, vectors: set[str]) -> bool:
     for node in sp.preorder_traversal(expr):
         if isinstance(node, sp.Indexed) and str(node.base) in vectors:
             return True
-        if isinstance(node, AppliedUndef) and (node.func.__name__ in blocks or node.func.__name__ in proxes):
+        if is_block(node) or is_prox(node):
             return True
     return False
 

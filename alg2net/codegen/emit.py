@@ -15,8 +15,8 @@ import sympy as sp
 from alg2net import resources
 from alg2net.codegen.names import MODULE_ATTRIBUTES, MODULE_DICT_ATTRIBUTES, PYTHON_RESERVED, Namespace, class_name
 from alg2net.codegen.options import ACTIVATIONS, BLOCKS, Options
-from alg2net.codegen.printer import DslPrinter, TorchPrinter
-from alg2net.derive import K, LearnableForm, ParamForm, Step, offset_of, vector
+from alg2net.derive import K, LearnableForm, ParamForm, Step, function_of, is_block, offset_of, vector
+from alg2net.printing import DslPrinter, TorchPrinter, learnable_lines
 from alg2net.resolve import ParamKind
 
 _GENERATED = frozenset({"self", "torch", "nn", "math", "k", "Any", "Callable"}) | frozenset(BLOCKS.values())
@@ -99,7 +99,7 @@ def _docstring_text(text: str) -> str:
 
 def _module_doc(form: LearnableForm, name: str, source: str, version: str) -> str:
     listing = "\n".join(f"    {line}".rstrip() for line in source.strip("\n").splitlines())
-    learnable = "\n".join(f"    {line}" for line in learnable_form_lines(form))
+    learnable = "\n".join(f"    {line}" for line in learnable_lines(form))
     text = (
         f"{name}: the network of the algorithm `{form.model.name}`, compiled by alg2net {version}.\n\n"
         "Layer k runs one iteration of the algorithm below; every `grad F` is a learnable block.\n\n"
@@ -108,12 +108,6 @@ def _module_doc(form: LearnableForm, name: str, source: str, version: str) -> st
         "Needs only PyTorch.\n"
     )
     return _docstring_text(text)
-
-
-def learnable_form_lines(form: LearnableForm) -> list[str]:
-    """`x[k+1] = y[k] - h*T_f(y[k])`, one line per step, in the language's index notation."""
-    printer = DslPrinter()
-    return [f"{printer.doprint(step.lhs)} = {printer.doprint(step.value, vector(step.target))}" for step in form.steps]
 
 
 def _class_doc(form: LearnableForm, name: str, options: Options) -> str:
@@ -215,7 +209,7 @@ class _InitWriter:
 def _calls_at(expr: sp.Expr, point: sp.Basic) -> list[sp.Expr]:
     """The block calls in `expr` whose argument involves `point`."""
     return sorted(
-        (c for c in expr.atoms(sp.Function) if c.func.__name__.startswith("T_") and c.args[0].has(point)),
+        (c for c in expr.atoms(sp.Function) if is_block(c) and c.args[0].has(point)),
         key=sp.default_sort_key,
     )
 
@@ -308,7 +302,7 @@ class _ForwardWriter:
         unknown_name = self.next_names[step.target]
         inline = {}
         for call in _calls_at(step.value, unknown):
-            inline[call] = f'self._block("{self.function_keys[call.func.__name__[2:]]}", k)'
+            inline[call] = f'self._block("{self.function_keys[function_of(call)]}", k)'
         # Locals the map reads are bound as arguments; params (`self.h`, `self.c[k]`) are read in place.
         read = {self.names[a] for a in step.value.atoms(sp.Indexed) if a in self.names and a != unknown}
         read |= {self.names[c] for c in step.value.atoms(sp.Function) if c in self.names}

@@ -1,19 +1,46 @@
-"""The compile options and their allowed values, apart from code generation so that the command line can list them
-without loading black and jinja2."""
+"""The compile options and their allowed values, apart from code generation so that the command line and the
+pipeline can list and check them without loading black and jinja2."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alg2net.errors import fail
+
 BLOCKS = {"mlp": "MLPBlock", "conv": "ConvBlock", "attention": "AttentionBlock"}
 ACTIVATIONS = {"relu": "nn.ReLU()", "gelu": "nn.GELU()", "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()"}
+NORMS = ("batch", "group", "none")
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """Compile options (module.md): the block kind, its activation and hidden size, and weight tying."""
+    """Compile options (module.md): the block kind, its activation, hidden size and normalization, weight tying."""
 
     block: str = "mlp"
     activation: str = "relu"
     hidden: int | None = None
     tied: bool = False
+    norm: str | None = None  # the conv block's normalization; None for the other blocks
+
+
+def make_options(
+    block: str = "mlp", activation: str = "relu", hidden: int | None = None, tied: bool = False, norm: str | None = None
+) -> Options:
+    """Checked `Options`; `norm` defaults to `batch` for the conv block and is refused for the others."""
+    if block not in BLOCKS:
+        raise fail("bad-option", f"unknown block '{block}'", hint=f"choose one of {', '.join(BLOCKS)}")
+    if activation not in ACTIVATIONS:
+        raise fail("bad-option", f"unknown activation '{activation}'", hint=f"choose one of {', '.join(ACTIVATIONS)}")
+    if hidden is not None and hidden < 1:
+        raise fail(
+            "bad-option", f"--hidden must be a positive whole number, got {hidden}", hint="for example --hidden 64"
+        )
+    if norm is not None and norm not in NORMS:
+        raise fail("bad-option", f"unknown norm '{norm}'", hint=f"choose one of {', '.join(NORMS)}")
+    if norm is not None and block != "conv":
+        raise fail(
+            "bad-option",
+            f"--norm sets the normalization of the conv block; the {block} block has no choice of it",
+            hint="drop --norm, or use --block conv",
+        )
+    return Options(block, activation, hidden, tied, norm or ("batch" if block == "conv" else None))

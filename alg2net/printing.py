@@ -1,4 +1,5 @@
-"""SymPy expressions to text: Python with torch for the generated module, and the language's own notation.
+"""Shared notation: SymPy expressions as Python with torch (the generated module) and in the language's own
+notation (`show`, `check` and the generated module's docstring), and the learnable form's lines.
 
 Both printers order terms as a person would write them: positive terms first and a bare name before products
 (`y - h*g`, not `-h*g + y`), scalars before vectors in a product (`h*g`, not `g*h`).
@@ -20,7 +21,8 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from alg2net.derive import K
+from alg2net.derive import K, LearnableForm, block, function_of, is_block, is_prox, vector
+from alg2net.resolve import ParamKind
 
 _ALLOWED = (
     sp.Add, sp.Mul, sp.Pow, sp.Rational, type(sp.E), sp.Symbol, sp.Indexed, sp.exp, sp.log, sp.Abs, sp.Min, sp.Max
@@ -41,7 +43,7 @@ class _OrderedPrinter(StrPrinter):
         return super().doprint(expr)
 
     def _is_vector(self, expr: sp.Basic) -> bool:
-        if isinstance(expr, AppliedUndef) or (self.vectors is None and isinstance(expr, sp.Indexed)):
+        if is_block(expr) or is_prox(expr) or (self.vectors is None and isinstance(expr, sp.Indexed)):
             return True  # a block call or prox; in the language's notation also any indexed name
         return (self.vectors is not None and expr in self.vectors) or any(self._is_vector(a) for a in expr.args)
 
@@ -140,9 +142,9 @@ class TorchPrinter(_OrderedPrinter):
             return self.names[expr]
         if expr in self.inline:
             return f"{self.inline[expr]}({self._vector(expr.args[0])})"
-        if isinstance(expr, AppliedUndef) and expr.func.__name__.startswith("prox_") and self.prox_call:
+        if is_prox(expr) and self.prox_call:
             point, step = expr.args
-            return self.prox_call(expr.func.__name__[5:], self._vector(point), self._print(step))
+            return self.prox_call(function_of(expr), self._vector(point), self._print(step))
         if isinstance(expr, AppliedUndef) or not isinstance(expr, _ALLOWED):
             raise TypeError(f"cannot print {type(expr).__name__} `{expr}` as Python")
         return super()._print(expr, **kwargs)
@@ -210,3 +212,47 @@ class TorchPrinter(_OrderedPrinter):
 
 def _is_bare(term: sp.Basic) -> bool:
     return isinstance(term, (sp.Symbol, sp.Indexed))
+
+
+def learnable_lines(form: LearnableForm, expand_prox: bool = False) -> list[str]:
+    """The updates of the learnable form, one a line, in the language's notation. With `expand_prox` a step
+    `z = prox_F(v, t)` reads `z = v - t*T_F(z)`, the equation prox solves (check.md 1); a prox inside a larger
+    expression stays, and a last line says what it is."""
+    printer = DslPrinter()
+    lines, kept = [], set()
+    for step in form.steps:
+        value = step.value
+        if expand_prox and is_prox(value):
+            point, size = value.args
+            value = point - size * block(function_of(value))(step.lhs)
+        kept |= {function_of(node) for node in sp.preorder_traversal(value) if is_prox(node)}
+        lines.append(f"{printer.doprint(step.lhs)} = {printer.doprint(value, vector(step.target))}")
+    if expand_prox and kept:
+        lines += [f"where prox_{f}(v, t) is the z with z = v - t*T_{f}(z)" for f in sorted(kept)]
+    return lines
+
+
+def show_text(form: LearnableForm, latex: bool = False) -> str:
+    """The learnable form of an algorithm, as text or as a LaTeX `aligned` block."""
+    if not latex:
+        lines = [f"algorithm {form.model.name}"]
+        for param in form.params:
+            lines += _param_lines(param)
+        for step, line in zip(form.steps, learnable_lines(form)):
+            lines.append(line + ("   (implicit)" if step.implicit else ""))
+        return "\n".join(lines) + "\n"
+    rows = [rf"{sp.latex(step.lhs)} &= {sp.latex(step.value)}" for step in form.steps]
+    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}\n"
+
+
+def _param_lines(param) -> list[str]:
+    """The param as the language declares it: `param mu = 0.9 learnable`, `param t[0] = 1` and `param t[k+1] = ...`."""
+    printer, name = DslPrinter(), param.definition.name
+    learnable = " learnable" if param.definition.learnable else ""
+    if param.start is not None:
+        return [
+            f"param {name}[0] = {printer.doprint(param.start)}",
+            f"param {name}[k+1] = {printer.doprint(param.value)}",
+        ]
+    index = "[k]" if param.definition.kind is ParamKind.SCHEDULE else ""
+    return [f"param {name}{index} = {printer.doprint(param.value)}{learnable}"]
