@@ -38,7 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"alg2net {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_compile(commands)
+    _add_check(commands)
+    _add_show(commands)
+    return parser
 
+
+def _add_compile(commands) -> None:
     compile_ = commands.add_parser(
         "compile",
         help="write the PyTorch module of an algorithm",
@@ -67,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     compile_.set_defaults(run=_compile)
 
+
+def _add_check(commands) -> None:
     check = commands.add_parser(
         "check",
         help="is the network a convergent multistep discretization of a neural ODE?",
@@ -87,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_check)
 
+
+def _add_show(commands) -> None:
     show = commands.add_parser(
         "show",
         help="print the learnable form of an algorithm",
@@ -95,7 +105,6 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("file", metavar="FILE.alg", help="the algorithm")
     show.add_argument("--latex", action="store_true", help="print LaTeX (an aligned block) for papers")
     show.set_defaults(run=_show)
-    return parser
 
 
 def _positive_int(text: str) -> int:

@@ -21,7 +21,8 @@ from alg2net.resolve import Model, ParamDef
 
 K = sp.Symbol("k", integer=True, nonnegative=True)
 
-_FUNCTIONS = {"sqrt": sp.sqrt, "exp": sp.exp, "log": sp.log, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}
+# The built-in scalar functions of the language (resolve.BUILTINS) in SymPy.
+FUNCTIONS = {"sqrt": sp.sqrt, "exp": sp.exp, "log": sp.log, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}
 _OPS = {
     ir.Op.ADD: lambda a, b: a + b,
     ir.Op.SUB: lambda a, b: a - b,
@@ -156,30 +157,34 @@ def _param_form(definition: ParamDef) -> ParamForm:
 
 def to_sympy(expr: ir.Expr) -> sp.Expr:
     """Translate an IR expression. Constant params become real symbols, everything indexed an `Indexed`."""
-    if isinstance(expr, ir.Number):
-        return _finite(sp.Rational(expr.text), expr)
-    if isinstance(expr, ir.Counter):
-        return K
-    if isinstance(expr, ir.Name):
-        return sp.Symbol(expr.id, real=True)
-    if isinstance(expr, ir.Indexed):
-        if expr.index.relative:
-            return vector(expr.id, expr.index.offset)
-        return sp.IndexedBase(expr.id)[expr.index.offset]
-    if isinstance(expr, ir.Call):
-        return _finite(_FUNCTIONS[expr.func](*(to_sympy(a) for a in expr.args)), expr)
-    if isinstance(expr, ir.Grad):
-        return block(expr.function)(to_sympy(expr.arg))
-    if isinstance(expr, ir.Prox):
-        return prox(expr.function)(to_sympy(expr.arg), to_sympy(expr.step))
-    if isinstance(expr, ir.Neg):
-        return -to_sympy(expr.operand)
-    if isinstance(expr, ir.Binary):
-        left, right = to_sympy(expr.left), to_sympy(expr.right)
-        if expr.op is ir.Op.POW:
-            _no_huge_power(left, right, expr)
-        return _finite(_OPS[expr.op](left, right), expr)
-    raise NotImplementedError(f"no SymPy translation for {type(expr).__name__}")
+    return TRANSLATIONS[type(expr)](expr)
+
+
+def _indexed(expr: ir.Indexed) -> sp.Indexed:
+    if expr.index.relative:
+        return vector(expr.id, expr.index.offset)
+    return sp.IndexedBase(expr.id)[expr.index.offset]
+
+
+def _binary(expr: ir.Binary) -> sp.Expr:
+    left, right = to_sympy(expr.left), to_sympy(expr.right)
+    if expr.op is ir.Op.POW:
+        _no_huge_power(left, right, expr)
+    return _finite(_OPS[expr.op](left, right), expr)
+
+
+# The translation of each kind of IR expression (tests/test_layering.py checks that every kind has one).
+TRANSLATIONS = {
+    ir.Number: lambda expr: _finite(sp.Rational(expr.text), expr),
+    ir.Counter: lambda expr: K,
+    ir.Name: lambda expr: sp.Symbol(expr.id, real=True),
+    ir.Indexed: _indexed,
+    ir.Call: lambda expr: _finite(FUNCTIONS[expr.func](*(to_sympy(a) for a in expr.args)), expr),
+    ir.Grad: lambda expr: block(expr.function)(to_sympy(expr.arg)),
+    ir.Prox: lambda expr: prox(expr.function)(to_sympy(expr.arg), to_sympy(expr.step)),
+    ir.Neg: lambda expr: -to_sympy(expr.operand),
+    ir.Binary: _binary,
+}
 
 
 # Beyond this many decimal digits a number has no float64 value (the largest float64 is about 1.8e308).

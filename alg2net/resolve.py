@@ -7,8 +7,9 @@ raises `Alg2NetError` at the first violation, with its span and a fix.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alg2net import ir
 from alg2net.errors import fail
@@ -45,7 +46,7 @@ class ParamDef:
     kind: ParamKind
     value: ir.Expr
     learnable: bool
-    span: ir.Span
+    span: ir.Span = field(compare=False, repr=False)
     start: ir.Expr | None = None
 
 
@@ -56,7 +57,7 @@ class Update:
     target: str
     is_state: bool
     value: ir.Expr
-    span: ir.Span
+    span: ir.Span = field(compare=False, repr=False)
     implicit: bool = False  # contains `prox`, or target[k+1] inside `grad`: a fixed-point equation
 
 
@@ -128,7 +129,7 @@ class _Resolver:
         defined: set[str] = set()
         for assign in assigns:
             self.implicit = False
-            kind = self._vector_expr(assign.value, assign, defined)
+            kind = self._vector_expr(assign.value, _Where(assign, frozenset(defined)))
             if kind is not Type.VECTOR:
                 raise fail(
                     "scalar-update",
@@ -406,67 +407,75 @@ class _Resolver:
             )
         mine[assign.target] = assign
 
-    def _vector_expr(self, expr: ir.Expr, assign: ir.Assign, defined: set[str], inside_grad: bool = False) -> Type:
-        """The type of `expr` on the right-hand side of `assign`; `defined` holds the vectors assigned above."""
-        if isinstance(expr, (ir.Number, ir.Counter)):
-            return Type.SCALAR
-        if isinstance(expr, ir.Name):
-            self._scalar_name(expr, None)
-            return Type.SCALAR
-        if isinstance(expr, ir.Indexed):
-            if expr.id in self.params:
-                self._scalar_indexed(expr, None)
-                return Type.SCALAR
-            self._vector_reference(expr, assign, defined, inside_grad)
-            return Type.VECTOR
-        if isinstance(expr, ir.Call):
-            self._check_call(expr)
-            for arg in expr.args:
-                if self._vector_expr(arg, assign, defined, inside_grad) is Type.VECTOR:
-                    raise fail(
-                        "vector-in-function",
-                        f"{expr.func} takes a scalar, and its argument is a vector",
-                        arg.span,
-                        "scalar functions apply to params, numbers and k only",
-                    )
-            return Type.SCALAR
-        if isinstance(expr, ir.Grad):
-            if expr.function not in self.functions:
-                self.functions.append(expr.function)
-            if self._vector_expr(expr.arg, assign, defined, inside_grad=True) is not Type.VECTOR:
-                raise fail(
-                    "scalar-gradient-point",
-                    f"grad {expr.function} is taken at a vector, and its argument is a scalar",
-                    expr.arg.span,
-                    "for example `grad f(x[k])`",
-                )
-            return Type.VECTOR
-        if isinstance(expr, ir.Prox):
-            self.implicit = True
-            if expr.function not in self.functions:
-                self.functions.append(expr.function)
-            if self._vector_expr(expr.arg, assign, defined, inside_grad=True) is not Type.VECTOR:
-                raise fail(
-                    "scalar-gradient-point",
-                    f"prox {expr.function} is taken at a vector, and its first argument is a scalar",
-                    expr.arg.span,
-                    "for example `prox g(x[k], t)`",
-                )
-            if self._vector_expr(expr.step, assign, defined, inside_grad) is not Type.SCALAR:
-                raise fail(
-                    "vector-prox-step",
-                    f"the step of prox {expr.function} must be a scalar",
-                    expr.step.span,
-                    "for example `prox g(x[k], h)` with a param h",
-                )
-            return Type.VECTOR
-        if isinstance(expr, ir.Neg):
-            return self._vector_expr(expr.operand, assign, defined, inside_grad)
-        return self._binary(expr, assign, defined, inside_grad)
+    # Vector expressions: one rule per IR expression kind (`_VECTOR_RULES`) ---------------------------------------
 
-    def _binary(self, expr: ir.Binary, assign: ir.Assign, defined: set[str], inside_grad: bool) -> Type:
-        left = self._vector_expr(expr.left, assign, defined, inside_grad)
-        right = self._vector_expr(expr.right, assign, defined, inside_grad)
+    def _vector_expr(self, expr: ir.Expr, where: _Where) -> Type:
+        """The type of `expr` on the right-hand side of `where.assign`."""
+        return VECTOR_RULES[type(expr)](self, expr, where)
+
+    def _leaf(self, expr: ir.Number | ir.Counter, where: _Where) -> Type:
+        return Type.SCALAR
+
+    def _name(self, expr: ir.Name, where: _Where) -> Type:
+        self._scalar_name(expr, None)
+        return Type.SCALAR
+
+    def _indexed(self, expr: ir.Indexed, where: _Where) -> Type:
+        if expr.id in self.params:
+            self._scalar_indexed(expr, None)
+            return Type.SCALAR
+        self._vector_reference(expr, where)
+        return Type.VECTOR
+
+    def _call(self, expr: ir.Call, where: _Where) -> Type:
+        self._check_call(expr)
+        for arg in expr.args:
+            if self._vector_expr(arg, where) is Type.VECTOR:
+                raise fail(
+                    "vector-in-function",
+                    f"{expr.func} takes a scalar, and its argument is a vector",
+                    arg.span,
+                    "scalar functions apply to params, numbers and k only",
+                )
+        return Type.SCALAR
+
+    def _grad(self, expr: ir.Grad, where: _Where) -> Type:
+        if expr.function not in self.functions:
+            self.functions.append(expr.function)
+        if self._vector_expr(expr.arg, dataclasses.replace(where, inside_grad=True)) is not Type.VECTOR:
+            raise fail(
+                "scalar-gradient-point",
+                f"grad {expr.function} is taken at a vector, and its argument is a scalar",
+                expr.arg.span,
+                "for example `grad f(x[k])`",
+            )
+        return Type.VECTOR
+
+    def _prox(self, expr: ir.Prox, where: _Where) -> Type:
+        self.implicit = True
+        if expr.function not in self.functions:
+            self.functions.append(expr.function)
+        if self._vector_expr(expr.arg, dataclasses.replace(where, inside_grad=True)) is not Type.VECTOR:
+            raise fail(
+                "scalar-gradient-point",
+                f"prox {expr.function} is taken at a vector, and its first argument is a scalar",
+                expr.arg.span,
+                "for example `prox g(x[k], t)`",
+            )
+        if self._vector_expr(expr.step, where) is not Type.SCALAR:
+            raise fail(
+                "vector-prox-step",
+                f"the step of prox {expr.function} must be a scalar",
+                expr.step.span,
+                "for example `prox g(x[k], h)` with a param h",
+            )
+        return Type.VECTOR
+
+    def _neg(self, expr: ir.Neg, where: _Where) -> Type:
+        return self._vector_expr(expr.operand, where)
+
+    def _binary(self, expr: ir.Binary, where: _Where) -> Type:
+        left, right = self._vector_expr(expr.left, where), self._vector_expr(expr.right, where)
         scalar, vector = Type.SCALAR, Type.VECTOR
         if expr.op in (ir.Op.ADD, ir.Op.SUB):
             if left is not right:
@@ -504,9 +513,8 @@ class _Resolver:
             )
         return scalar
 
-    def _vector_reference(self, node: ir.Indexed, assign: ir.Assign, defined: set[str], inside_grad: bool) -> None:
-        index = node.index
-        name = node.id
+    def _vector_reference(self, node: ir.Indexed, where: _Where) -> None:
+        index, name = node.index, node.id
         if name not in self.states and name not in self.auxiliaries:
             raise fail(
                 "undefined-name",
@@ -529,23 +537,32 @@ class _Resolver:
                 f"the furthest index is {name}[k+1]",
             )
         if name in self.auxiliaries:
-            if index.offset != 0:
-                raise fail(
-                    "auxiliary-lag",
-                    f"the auxiliary '{name}' exists only within an iteration, so {name}[{index}] is undefined",
-                    node.span,
-                    f"use {name}[k], or make {name} a state with `{name}[k+1] = ...` to keep its past values",
-                )
-            if name not in defined:
-                raise fail(
-                    "used-before-definition",
-                    f"{name}[k] is used before its definition",
-                    node.span,
-                    f"move the line defining {name}[k] above this one",
-                )
-            return
-        if index.offset == 1 and name == assign.target:
-            if inside_grad:
+            self._auxiliary_reference(node, where)
+        elif index.offset == 1:
+            self._next_reference(node, where)
+
+    def _auxiliary_reference(self, node: ir.Indexed, where: _Where) -> None:
+        name, index = node.id, node.index
+        if index.offset != 0:
+            raise fail(
+                "auxiliary-lag",
+                f"the auxiliary '{name}' exists only within an iteration, so {name}[{index}] is undefined",
+                node.span,
+                f"use {name}[k], or make {name} a state with `{name}[k+1] = ...` to keep its past values",
+            )
+        if name not in where.defined:
+            raise fail(
+                "used-before-definition",
+                f"{name}[k] is used before its definition",
+                node.span,
+                f"move the line defining {name}[k] above this one",
+            )
+
+    def _next_reference(self, node: ir.Indexed, where: _Where) -> None:
+        """`name[k+1]` of a state: implicit inside `grad`/`prox` of its own update, else defined above."""
+        name = node.id
+        if name == where.assign.target:
+            if where.inside_grad:
                 self.implicit = True
                 return
             raise fail(
@@ -554,13 +571,36 @@ class _Resolver:
                 node.span,
                 f"use {name}[k], or move {name}[k+1] inside a gradient for an implicit step",
             )
-        if index.offset == 1 and name not in defined:
+        if name not in where.defined:
             raise fail(
                 "used-before-update",
                 f"{name}[k+1] is used before the update of {name}",
                 node.span,
                 f"move the update of {name} above this line, or use {name}[k]",
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Where a vector expression sits: the update it belongs to, the vectors assigned above it, inside a gradient."""
+
+    assign: ir.Assign
+    defined: frozenset[str]
+    inside_grad: bool = False
+
+
+# The rule for each kind of IR expression (tests/test_layering.py checks that every kind has one).
+VECTOR_RULES = {
+    ir.Number: _Resolver._leaf,
+    ir.Counter: _Resolver._leaf,
+    ir.Name: _Resolver._name,
+    ir.Indexed: _Resolver._indexed,
+    ir.Call: _Resolver._call,
+    ir.Grad: _Resolver._grad,
+    ir.Prox: _Resolver._prox,
+    ir.Neg: _Resolver._neg,
+    ir.Binary: _Resolver._binary,
+}
 
 
 def _walk(expr: ir.Expr):
