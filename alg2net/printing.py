@@ -24,7 +24,9 @@ from sympy.printing.str import StrPrinter
 from alg2net.derive import K, LearnableForm, block, function_of, is_block, is_prox, vector
 from alg2net.resolve import ParamKind
 
-_ALLOWED = (
+# The SymPy node kinds the torch printer prints; anything else raises (tests/test_layering.py checks that derive's
+# translations of the language produce only these).
+PRINTABLE = (
     sp.Add, sp.Mul, sp.Pow, sp.Rational, type(sp.E), sp.Symbol, sp.Indexed, sp.exp, sp.log, sp.Abs, sp.Min, sp.Max
 )  # fmt: skip
 _LONGEST_PLAIN_NUMBER = 24  # characters; a longer number prints in scientific notation
@@ -98,6 +100,15 @@ class DslPrinter(_OrderedPrinter):
             index = str(expr.indices[0])
         return f"{expr.base}[{index}]"
 
+    def _print_Abs(self, expr) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Min(self, expr) -> str:
+        return f"min({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Max(self, expr) -> str:
+        return f"max({', '.join(self._print(a) for a in expr.args)})"
+
     def _print_Pow(self, expr, rational=False) -> str:
         base, exponent = expr.args
         if exponent in (sp.S.Half, -sp.S.Half, -1):
@@ -145,7 +156,7 @@ class TorchPrinter(_OrderedPrinter):
         if is_prox(expr) and self.prox_call:
             point, step = expr.args
             return self.prox_call(function_of(expr), self._vector(point), self._print(step))
-        if isinstance(expr, AppliedUndef) or not isinstance(expr, _ALLOWED):
+        if isinstance(expr, AppliedUndef) or not isinstance(expr, PRINTABLE):
             raise TypeError(f"cannot print {type(expr).__name__} `{expr}` as Python")
         return super()._print(expr, **kwargs)
 
