@@ -10,6 +10,7 @@ real value (`1/0`, `sqrt(-1)`) or out of float64 range is a located error.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import sympy as sp
@@ -187,9 +188,10 @@ TRANSLATIONS = {
 }
 
 
-# Beyond this many decimal digits a number has no float64 value (the largest float64 is about 1.8e308).
-_MAX_DIGITS = 308
-_FLOAT_MAX = sp.Float("1.7976931348623157e308")
+# The sizes a float64 holds, subnormals included: from about 4.9e-324 to 1.8e308, exactly and as log10.
+_SMALLEST, _LARGEST = sp.Rational(math.ulp(0.0)), sp.Rational(sys.float_info.max)
+_LOG10_SMALLEST, _LOG10_LARGEST = math.log10(math.ulp(0.0)), math.log10(sys.float_info.max)
+_FLOAT_MAX = sp.Float(sys.float_info.max)
 
 
 def _finite(value: sp.Expr, node: ir.Expr) -> sp.Expr:
@@ -201,7 +203,7 @@ def _finite(value: sp.Expr, node: ir.Expr) -> sp.Expr:
             node.span,
             "look for a division by zero, a sqrt of a negative number or a log of zero",
         )
-    if value.is_Rational and value != 0 and abs(_log10(value)) > _MAX_DIGITS:
+    if value.is_Rational and value != 0 and not _SMALLEST <= abs(value) <= _LARGEST:
         raise _out_of_range(node)
     if value.is_number and not value.is_Rational and abs(value.evalf(15)) > _FLOAT_MAX:  # exp(250^2)
         raise _out_of_range(node)
@@ -212,7 +214,7 @@ def _no_huge_power(base: sp.Expr, exponent: sp.Expr, node: ir.Expr) -> None:
     """Refuse `base ^ exponent` of two numbers whose value is out of float64 range before SymPy spends forever
     computing it exactly (`9 ^ 9 ^ 9` has 370 million digits)."""
     numbers = base.is_Rational and exponent.is_Rational and base not in (0, 1, -1)
-    if numbers and abs(float(exponent)) * abs(_log10(base)) > _MAX_DIGITS:
+    if numbers and not _LOG10_SMALLEST - 1 < float(exponent) * _log10(base) < _LOG10_LARGEST + 1:
         raise _out_of_range(node)
 
 
@@ -225,7 +227,7 @@ def _log10(value: sp.Rational) -> float:
 def _out_of_range(node: ir.Expr):
     return fail(
         "number-out-of-range",
-        "this number is out of the range of float64 (about 1e-308 to 1e308 in size)",
+        "this number is out of the range of float64 (about 5e-324 to 1.8e308 in size)",
         node.span,
         "use a number of a size that a float64 holds",
     )
@@ -240,18 +242,6 @@ def _block_calls(expr: ir.Expr) -> list[BlockCall]:
         return calls + [call] if call not in calls else calls
     if isinstance(expr, ir.Prox):  # its block call is part of the fixed-point solve
         return [*_block_calls(expr.arg), *(c for c in _block_calls(expr.step) if c not in _block_calls(expr.arg))]
-    for child in _children(expr):
+    for child in ir.children(expr):
         calls += [call for call in _block_calls(child) if call not in calls]
     return calls
-
-
-def _children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
-    if isinstance(expr, ir.Binary):
-        return (expr.left, expr.right)
-    if isinstance(expr, ir.Neg):
-        return (expr.operand,)
-    if isinstance(expr, ir.Call):
-        return expr.args
-    if isinstance(expr, ir.Prox):
-        return (expr.arg, expr.step)
-    return ()

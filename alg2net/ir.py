@@ -118,6 +118,40 @@ Expr = Number | Name | Counter | Indexed | Call | Grad | Prox | Neg | Binary
 EXPR_KINDS: tuple[type, ...] = (Number, Name, Counter, Indexed, Call, Grad, Prox, Neg, Binary)
 
 
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The subexpressions of `expr`, left to right."""
+    if isinstance(expr, Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, Neg):
+        return (expr.operand,)
+    if isinstance(expr, Call):
+        return expr.args
+    if isinstance(expr, Grad):
+        return (expr.arg,)
+    if isinstance(expr, Prox):
+        return (expr.arg, expr.step)
+    return ()
+
+
+def walk(expr: Expr):
+    """Every node of an expression, parents before children, left to right (without recursion)."""
+    pending = [expr]
+    while pending:
+        node = pending.pop()
+        yield node
+        pending.extend(reversed(children(node)))
+
+
+def depth(expr: Expr) -> int:
+    """The number of nodes on the longest path from `expr` down to a leaf (without recursion)."""
+    deepest, pending = 0, [(expr, 1)]
+    while pending:
+        node, level = pending.pop()
+        deepest = max(deepest, level)
+        pending.extend((child, level + 1) for child in children(node))
+    return deepest
+
+
 # Statements ------------------------------------------------------------------------------------------------------
 
 

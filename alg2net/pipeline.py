@@ -10,6 +10,7 @@ Each is imported on first use, so `check` never loads black or jinja2. A caller 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -18,7 +19,7 @@ from alg2net import __version__
 from alg2net.codegen.options import Options, make_options
 from alg2net.derive import LearnableForm, derive
 from alg2net.errors import Alg2NetError, fail
-from alg2net.resolve import resolve
+from alg2net.resolve import MAX_DEPTH, resolve
 from alg2net.syntax import parse
 
 T = TypeVar("T")
@@ -84,9 +85,19 @@ def check_source(text: str, *, depth: int = 100, filename: str = "<input>") -> d
     return check(derive_source(text, filename), depth)
 
 
+# The stages after parsing recurse along an expression's tree, two frames a level; resolve refuses trees deeper
+# than `resolve.MAX_DEPTH` levels, so this limit is never reached (Python's default of 1000 would stop a sum of a
+# few hundred terms).
+_RECURSION_LIMIT = 4 * MAX_DEPTH
+
+
 def _located(stage: Callable[[], T], text: str, filename: str) -> T:
     """Run `stage`; an error it raises is attributed to `filename`, whose text is `text`."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
     try:
         return stage()
     except Alg2NetError as error:
         raise error.located(filename, text) from None
+    finally:
+        sys.setrecursionlimit(limit)

@@ -24,6 +24,8 @@ BUILTINS: dict[str, tuple[int, int | None]] = {  # name -> (fewest, most) argume
 }
 
 
+MAX_DEPTH = 5000  # levels of one expression's tree (a sum of n terms has n): deeper ones are refused
+
 _MOVE_VECTOR = "a param holds numbers: write vector terms in an update such as `x[k+1] = ...`"
 
 
@@ -129,6 +131,7 @@ class _Resolver:
         defined: set[str] = set()
         for assign in assigns:
             self.implicit = False
+            _not_too_deep(assign.value, assign.span)
             kind = self._vector_expr(assign.value, _Where(assign, frozenset(defined)))
             if kind is not Type.VECTOR:
                 raise fail(
@@ -204,6 +207,7 @@ class _Resolver:
 
     def _param(self, param: ir.Param) -> None:
         index = param.index
+        _not_too_deep(param.value, param.span)
         if param.name in self.params:
             raise fail(
                 "duplicate-name",
@@ -252,7 +256,7 @@ class _Resolver:
 
     def _scalar_expr(self, expr: ir.Expr, param: ir.Param, *, allow_counter: bool, recurrence: str = "") -> None:
         """Check a param's defining expression: numbers, earlier params, k where allowed, built-ins."""
-        for node in _walk(expr):
+        for node in ir.walk(expr):
             if isinstance(node, ir.Counter) and not allow_counter:
                 raise fail(
                     "counter-in-constant",
@@ -603,19 +607,11 @@ VECTOR_RULES = {
 }
 
 
-def _walk(expr: ir.Expr):
-    """Every node of an expression, parents before children."""
-    yield expr
-    if isinstance(expr, ir.Binary):
-        yield from _walk(expr.left)
-        yield from _walk(expr.right)
-    elif isinstance(expr, ir.Neg):
-        yield from _walk(expr.operand)
-    elif isinstance(expr, ir.Call):
-        for arg in expr.args:
-            yield from _walk(arg)
-    elif isinstance(expr, ir.Grad):
-        yield from _walk(expr.arg)
-    elif isinstance(expr, ir.Prox):
-        yield from _walk(expr.arg)
-        yield from _walk(expr.step)
+def _not_too_deep(expr: ir.Expr, span: ir.Span) -> None:
+    if ir.depth(expr) > MAX_DEPTH:
+        raise fail(
+            "too-deep",
+            f"this expression nests more than {MAX_DEPTH} levels deep (a sum of that many terms)",
+            span,
+            "split it over auxiliaries, `y[k] = ...`, and add those",
+        )

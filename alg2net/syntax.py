@@ -6,11 +6,14 @@ located, human message (never a Lark exception).
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 from collections.abc import Iterator
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.visitors import Transformer_NonRecursive
 
 from alg2net import ir, resources
 from alg2net.errors import Alg2NetError, fail
@@ -130,8 +133,9 @@ def _integer(token: Token) -> int:
 
 
 @v_args(inline=True, meta=True)
-class _Lower(Transformer):
-    """One small method per grammar rule; each returns the IR class of the same name."""
+class _Lower(Transformer_NonRecursive):
+    """One small method per grammar rule; each returns the IR class of the same name. Not recursive, so a sum of
+    thousands of terms lowers as well as a short one."""
 
     def start(self, meta, *statements):
         return tuple(statements)
@@ -198,7 +202,9 @@ class _Lower(Transformer):
 
 
 def parse(text: str) -> ir.Program:
-    """Parse `.alg` source text. Raises `Alg2NetError` on any syntax error."""
+    """Parse `.alg` source text (a leading UTF-8 byte-order mark is ignored). Raises `Alg2NetError` on any syntax
+    error."""
+    text = text.removeprefix("\ufeff")
     if text and not text.endswith("\n"):
         text += "\n"
     try:
@@ -215,7 +221,7 @@ def parse(text: str) -> ir.Program:
 
 
 def _syntax_error(error: UnexpectedInput, text: str) -> Alg2NetError:
-    line, column = _position(error, text)
+    line, column = error.line, error.column  # `parse` ends every input with a newline: even $END has a line
     span = ir.Span(line, column, line, column + 1)
     if isinstance(error, UnexpectedCharacters):
         char = text.splitlines()[line - 1][column - 1 : column] if line >= 1 else "?"
@@ -252,11 +258,31 @@ def _syntax_error(error: UnexpectedInput, text: str) -> Alg2NetError:
             _token_span(keyword),
             f"rename it, for example '{keyword.value}_'",
         )
+    misspelled = _misspelled_keyword(text, line, column)
+    if misspelled is not None:
+        return misspelled
     label = _match_label(error)
     if label is not None:
         code, message, hint = label
         return fail(code, message, span, hint)
     return fail("syntax", f"unexpected {_describe(token)}", span, f"expected {_expected(error)}")
+
+
+def _misspelled_keyword(text: str, line: int, column: int) -> Alg2NetError | None:
+    """`gard f(x[k])`, `parm h = 1`: the word just before the error is a near miss of a keyword."""
+    before = text.splitlines()[line - 1][: column - 1]
+    word = re.search(r"([A-Za-z_]\w*)[ \t]+$", before)
+    if word is None or word.group(1) in KEYWORDS:
+        return None
+    close = difflib.get_close_matches(word.group(1), _SPELLED_KEYWORDS, n=1, cutoff=0.7)
+    if not close:
+        return None
+    start = word.start(1) + 1
+    span = ir.Span(line, start, line, start + len(word.group(1)))
+    return fail("misspelled-keyword", f"unknown word '{word.group(1)}'", span, f"did you mean `{close[0]}`?")
+
+
+_SPELLED_KEYWORDS = ("algorithm", "param", "learnable", "output", "init", "input", "grad", "prox")
 
 
 @functools.cache
@@ -295,14 +321,6 @@ def _unmatched_parentheses(text: str) -> tuple[list[tuple[int, int]], list[tuple
             elif char == ")":
                 stray.append((line, column))
     return unclosed, stray
-
-
-def _position(error: UnexpectedInput, text: str) -> tuple[int, int]:
-    line, column = getattr(error, "line", -1), getattr(error, "column", -1)
-    if line is None or line < 1:  # end of input: point just past the last character
-        lines = text.rstrip("\n").splitlines() or [""]
-        return len(lines), len(lines[-1]) + 1
-    return line, column
 
 
 def _describe(token: Token | None) -> str:

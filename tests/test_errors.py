@@ -96,6 +96,10 @@ CASES = {
     # The program as a whole --------------------------------------------------------------------------------------
     "missing-algorithm": _case("missing-algorithm", "§param h = 1", GOOD_UPDATE, says=("algorithm",)),
     "missing-algorithm-empty": Case("missing-algorithm", "§", says=("algorithm",)),
+    "misspelled-grad": _body("misspelled-keyword", "x[k+1] = x[k] - §gard f(x[k])", says=("'gard'",)),
+    "misspelled-param": _body("misspelled-keyword", "§parm h = 1", GOOD_UPDATE.strip(), says=("'parm'",)),
+    "too-deep-update": _body("too-deep", "§x[k+1] = x[k]" + " + x[k]" * 5000, says=("5000 levels",)),
+    "too-deep-param": _body("too-deep", "§param h = 1" + " + 1" * 5000, GOOD_UPDATE.strip(), says=("deep",)),
     "undefined-value": _body("undefined-value", "param h = §1/0", GOOD_UPDATE.strip(), says=("finite",)),
     "number-out-of-range": _body("number-out-of-range", "param h = §1e999", GOOD_UPDATE.strip(), says=("range",)),
     "algorithm-not-first": _case("algorithm-not-first", "param h = 1", "§algorithm a", GOOD_UPDATE, says=("first",)),
@@ -354,3 +358,19 @@ def test_bad_options_raise_alg2net_error(options: dict, word: str):
 def test_implicit_steps_are_not_errors(text: str):
     source = alg2net.compile_source(HEADER + text + "\n")
     compile(source, "<generated>", "exec")
+
+
+@pytest.mark.parametrize("typo, keyword", [("gard", "grad"), ("porx", "prox"), ("parm", "param"), ("ouptut", "output")])
+def test_a_misspelled_keyword_gets_a_suggestion(typo, keyword):
+    text = {"gard": "x[k+1] = x[k] - gard f(x[k])", "porx": "x[k+1] = porx g(x[k], 1)"}.get(typo, f"{typo} h = 1")
+    with pytest.raises(Alg2NetError) as caught:
+        alg2net.check_source(f"algorithm a\n{text}\n")
+    assert caught.value.code == "misspelled-keyword"
+    assert caught.value.diagnostic.hint == f"did you mean `{keyword}`?"
+
+
+def test_a_sum_of_thousands_of_terms_compiles_and_checks():
+    terms = " + ".join(f"{i % 7}*x[k-{i % 3}]" for i in range(4000))
+    text = f"algorithm a\nx[k+1] = x[k] - grad f(x[k]) + 1e-6*({terms})\n"
+    assert alg2net.check_source(text)["algorithm"] == "a"
+    assert "class A(" in alg2net.compile_source(text)
