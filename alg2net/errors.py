@@ -48,6 +48,15 @@ class Alg2NetError(Exception):
         return Alg2NetError(self.diagnostic, filename, source)
 
 
+class Alg2NetWarning(UserWarning):
+    """Something in the input the compiler left out or advises against; the Python API issues these through
+    `warnings.warn` (the command line prints them), with the diagnostic under `diagnostic`."""
+
+    def __init__(self, diagnostic: Diagnostic, filename: str = "<input>", source: str = ""):
+        self.diagnostic = diagnostic
+        super().__init__(render(diagnostic, filename, source))
+
+
 def fail(code: str, message: str, span: Span = NOWHERE, hint: str = "") -> Alg2NetError:
     """Build the error to raise; the pipeline attaches the file name and source."""
     return Alg2NetError(Diagnostic(code, message, span, hint))

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 
 from alg2net import ir
-from alg2net.errors import fail
+from alg2net.errors import Diagnostic, fail
 
 BUILTINS: dict[str, tuple[int, int | None]] = {  # name -> (fewest, most) arguments
     "sqrt": (1, 1),
@@ -73,6 +73,7 @@ class Model:
     output: str
     zero_init: frozenset[str]
     functions: tuple[str, ...]
+    warnings: tuple[Diagnostic, ...] = ()  # what was left out because it never reaches the output
 
     @property
     def states(self) -> tuple[str, ...]:
@@ -143,7 +144,9 @@ class _Resolver:
             defined.add(assign.target)
             updates.append(Update(assign.target, assign.index.offset == 1, assign.value, assign.span, self.implicit))
         output, zero_init = self._output_and_init(statements)
-        return Model(name, tuple(self.params.values()), tuple(updates), output, zero_init, tuple(self.functions))
+        return _prune(
+            Model(name, tuple(self.params.values()), tuple(updates), output, zero_init, tuple(self.functions))
+        )
 
     def _algorithm_name(self, statements: tuple[ir.Statement, ...]) -> str:
         headers = [s for s in statements if isinstance(s, ir.Algorithm)]
@@ -615,3 +618,74 @@ def _not_too_deep(expr: ir.Expr, span: ir.Span) -> None:
             span,
             "split it over auxiliaries, `y[k] = ...`, and add those",
         )
+
+
+# Dead code -------------------------------------------------------------------------------------------------------
+
+
+def _prune(model: Model) -> Model:
+    """`model` without the updates, params and functions that never reach the output, with a warning for each.
+
+    A learnable param that only initialises other learnable params would get no gradient: that is an error.
+    """
+    definitions = {update.target: update for update in model.updates}
+    live, pending = set(), [model.output]
+    while pending:
+        name = pending.pop()
+        if name not in live:
+            live.add(name)
+            pending += [
+                node.id
+                for node in ir.walk(definitions[name].value)
+                if isinstance(node, ir.Indexed) and node.id in definitions
+            ]
+    updates = tuple(u for u in model.updates if u.target in live)
+    read = {node.id for u in updates for node in ir.walk(u.value) if isinstance(node, (ir.Name, ir.Indexed))}
+    params = _live_params(model.params, read)
+    functions = {n.function for u in updates for n in ir.walk(u.value) if isinstance(n, (ir.Grad, ir.Prox))}
+    kinds = {True: "state", False: "auxiliary"}
+    warnings = [
+        _dead(u.span, f"the {kinds[u.is_state]} '{u.target}' never reaches the output '{model.output}'")
+        for u in model.updates
+        if u not in updates
+    ]
+    warnings += [_dead(p.span, f"the param '{p.name}' is never used") for p in model.params if p not in params]
+    warnings.sort(key=lambda warning: (warning.span.line, warning.span.column))
+    return dataclasses.replace(
+        model,
+        params=params,
+        updates=updates,
+        zero_init=model.zero_init & live,
+        functions=tuple(f for f in model.functions if f in functions),
+        warnings=tuple(warnings),
+    )
+
+
+def _live_params(params: tuple[ParamDef, ...], read: set[str]) -> tuple[ParamDef, ...]:
+    """The params that `read` names, and those their definitions use, in order; refuses a learnable param that
+    only initialises others."""
+    live = set(read)
+    for param in reversed(params):  # a param uses only earlier ones
+        if param.name in live:
+            expressions = (param.value,) if param.start is None else (param.value, param.start)
+            live |= {n.id for e in expressions for n in ir.walk(e) if isinstance(n, (ir.Name, ir.Indexed))}
+    for param in params:
+        if param.learnable and param.name in live and param.name not in read:
+            raise fail(
+                "learnable-only-initialises",
+                f"the learnable param '{param.name}' is only used to initialise other params, so training would"
+                " never change it (it gets no gradient)",
+                param.span,
+                f"drop `learnable` from '{param.name}', or use it in an update",
+            )
+    return tuple(p for p in params if p.name in live)
+
+
+def _dead(span: ir.Span, what: str) -> Diagnostic:
+    return Diagnostic(
+        "dead-code",
+        f"{what}; it is left out of the network",
+        span,
+        "use it on the way to the output, or delete it",
+        severity="warning",
+    )

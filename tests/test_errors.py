@@ -98,10 +98,19 @@ CASES = {
     "missing-algorithm-empty": Case("missing-algorithm", "§", says=("algorithm",)),
     "misspelled-grad": _body("misspelled-keyword", "x[k+1] = x[k] - §gard f(x[k])", says=("'gard'",)),
     "misspelled-param": _body("misspelled-keyword", "§parm h = 1", GOOD_UPDATE.strip(), says=("'parm'",)),
+    "learnable-only-initialises": _body(
+        "learnable-only-initialises",
+        "§param a = 0.5 learnable",
+        "param s[k] = a*k learnable",
+        "x[k+1] = x[k] - s[k]*grad f(x[k])",
+        says=("no gradient",),
+    ),
     "too-deep-update": _body("too-deep", "§x[k+1] = x[k]" + " + x[k]" * 5000, says=("5000 levels",)),
     "too-deep-param": _body("too-deep", "§param h = 1" + " + 1" * 5000, GOOD_UPDATE.strip(), says=("deep",)),
-    "undefined-value": _body("undefined-value", "param h = §1/0", GOOD_UPDATE.strip(), says=("finite",)),
-    "number-out-of-range": _body("number-out-of-range", "param h = §1e999", GOOD_UPDATE.strip(), says=("range",)),
+    "undefined-value": _body("undefined-value", "param h = §1/0", "x[k+1] = x[k] - h*grad f(x[k])", says=("finite",)),
+    "number-out-of-range": _body(
+        "number-out-of-range", "param h = §1e999", "x[k+1] = x[k] - h*grad f(x[k])", says=("range",)
+    ),
     "algorithm-not-first": _case("algorithm-not-first", "param h = 1", "§algorithm a", GOOD_UPDATE, says=("first",)),
     "duplicate-algorithm": _body("duplicate-algorithm", GOOD_UPDATE, "§algorithm b", says=("one algorithm",)),
     "no-state": _case("no-state", "§algorithm a", "param h = 1", says=("state",)),

@@ -7,6 +7,7 @@ from ir_builders import add, at, auxiliary, grad, heavy_ball, mul, name, num, pa
 
 from alg2net import Alg2NetError, ir
 from alg2net.resolve import Model, ParamDef, ParamKind, Update, resolve
+from alg2net.syntax import parse
 
 NOWHERE = ir.NOWHERE
 
@@ -85,3 +86,32 @@ def test_rules_are_enforced_on_hand_built_trees(tree, code):
     with pytest.raises(Alg2NetError) as caught:
         resolve(tree)
     assert caught.value.code == code
+
+
+def test_what_never_reaches_the_output_is_left_out_with_a_warning():
+    text = (
+        "algorithm a\noutput x\nparam c = 2\nparam h = 1\ny[k] = grad g(x[k])\n"
+        "v[k+1] = v[k] + c*x[k]\nx[k+1] = x[k] - h*grad f(x[k])\n"
+    )
+    model = resolve(parse(text))
+    assert [p.name for p in model.params] == ["h"]
+    assert [u.target for u in model.updates] == ["x"] and model.functions == ("f",)
+    assert [(w.code, w.severity, w.span.line) for w in model.warnings] == [
+        ("dead-code", "warning", 3),
+        ("dead-code", "warning", 5),
+        ("dead-code", "warning", 6),
+    ]
+    assert "'y' never reaches the output 'x'" in model.warnings[1].message
+
+
+def test_params_that_only_define_live_params_are_kept():
+    text = "algorithm a\nparam a = 2\nparam b = a/2\nparam s[k] = b*k\nx[k+1] = x[k] - s[k]*grad f(x[k])\n"
+    model = resolve(parse(text))
+    assert [p.name for p in model.params] == ["a", "b", "s"] and model.warnings == ()
+
+
+def test_a_learnable_param_that_only_initialises_others_is_refused():
+    text = "algorithm a\nparam a = 0.5 learnable\nparam s[k] = a*k learnable\nx[k+1] = x[k] - s[k]*grad f(x[k])\n"
+    with pytest.raises(Alg2NetError) as caught:
+        resolve(parse(text))
+    assert (caught.value.code, caught.value.line) == ("learnable-only-initialises", 2)
