@@ -201,6 +201,22 @@ class _Lower(Transformer_NonRecursive):
     del _binary
 
 
+def decode(data: bytes, filename: str = "<input>") -> str:
+    """The text of a UTF-8 file; bytes that are not UTF-8 are an error located at the first of them."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[: error.start].decode("utf-8")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        raise fail(
+            "not-utf8",
+            f"the file is not UTF-8 text: byte 0x{data[error.start]:02x} cannot start a character here",
+            ir.Span(line, column, line, column + 1),
+            "save the file as UTF-8",
+        ).located(filename, data.decode("utf-8", errors="replace")) from None
+
+
 def parse(text: str) -> ir.Program:
     """Parse `.alg` source text (a leading UTF-8 byte-order mark is ignored). Raises `Alg2NetError` on any syntax
     error."""
