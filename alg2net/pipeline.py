@@ -1,7 +1,7 @@
 """The compiler's stages, in order; the one place where text becomes a learnable form.
 
-    parse (syntax) -> resolve -> derive -> analyse (`alg2net check`)
-                                       \\-> emit (`alg2net compile`)
+    parse (syntax) -> resolve -> derive -> values -> analyse (`alg2net check`)
+                                                 \\-> emit (`alg2net compile`)
 
 Analysis and code generation are siblings: each reads the derived form, neither imports the other nor this module.
 Each is imported on first use, so `check` never loads black or jinja2. A caller that needs both (`compile
@@ -21,6 +21,7 @@ from alg2net.derive import LearnableForm, derive
 from alg2net.errors import Alg2NetError, fail
 from alg2net.resolve import MAX_DEPTH, resolve
 from alg2net.syntax import parse
+from alg2net.values import check_values
 
 T = TypeVar("T")
 
@@ -36,7 +37,7 @@ class Derived:
 
 def derive_source(text: str, filename: str = "<input>") -> Derived:
     """Parse, resolve and derive `text`."""
-    return Derived(_located(lambda: derive(resolve(parse(text))), text, filename), text, filename)
+    return Derived(_located(lambda: check_values(derive(resolve(parse(text)))), text, filename), text, filename)
 
 
 def check(derived: Derived, depth: int = 100) -> dict:

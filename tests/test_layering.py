@@ -32,6 +32,7 @@ FRONT_END = {
     "resolve": {"ir", "errors"},
     "derive": {"ir", "errors", "resolve"},
     "printing": {"ir", "derive", "resolve"},
+    "values": {"ir", "errors", "derive", "resolve", "printing"},
 }
 SIBLING_FORBIDDEN = {
     "analysis": {"codegen", "pipeline", "api", "cli"},
