@@ -13,11 +13,13 @@ printer prints Min/Max as torch.min/max, which reduce a tensor instead).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
@@ -252,7 +254,8 @@ def show_text(form: LearnableForm, latex: bool = False) -> str:
         for step, line in zip(form.steps, learnable_lines(form)):
             lines.append(line + ("   (implicit)" if step.implicit else ""))
         return "\n".join(lines) + "\n"
-    rows = [rf"{sp.latex(step.lhs)} &= {sp.latex(step.value)}" for step in form.steps]
+    printer = _LatexPrinter()
+    rows = [rf"{printer.doprint(step.lhs)} &= {printer.doprint(step.value)}" for step in form.steps]
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}\n"
 
 
@@ -267,3 +270,29 @@ def _param_lines(param) -> list[str]:
         ]
     index = "[k]" if param.definition.kind is ParamKind.SCHEDULE else ""
     return [f"param {name}{index} = {printer.doprint(param.value)}{learnable}"]
+
+
+class _LatexPrinter(LatexPrinter):
+    """SymPy's LaTeX with every name of the language valid: a name SymPy would misread (`__init__` as a double
+    subscript, `a__b` as a superscript) is set upright-italic as written, `\\mathit{\\_\\_init\\_\\_}`."""
+
+    def _print_Symbol(self, expr, style="plain") -> str:
+        return super()._print_Symbol(expr, style) if _plain_latex_name(expr.name) else _mathit(expr.name)
+
+    def _print_Function(self, expr, exp=None) -> str:
+        if not (is_block(expr) or is_prox(expr)):
+            return super()._print_Function(expr, exp)
+        name = function_of(expr)
+        subscript = name if _plain_latex_name(name) and "_" not in name else _mathit(name)
+        head = rf"T_{{{subscript}}}" if is_block(expr) else rf"\operatorname{{prox}}_{{{subscript}}}"
+        arguments = ", ".join(self._print(arg) for arg in expr.args)
+        return rf"{head}{{\left({arguments} \right)}}"
+
+
+def _plain_latex_name(name: str) -> bool:
+    """Names SymPy typesets well: letters (a Greek name becomes its letter), then digits or one `_subscript`."""
+    return re.fullmatch(r"[A-Za-z]+(\d+|_[A-Za-z0-9]+)?", name) is not None
+
+
+def _mathit(name: str) -> str:
+    return r"\mathit{" + name.replace("_", r"\_") + "}"

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+from matplotlib.mathtext import MathTextParser
+
 from alg2net.cli import main
+from alg2net.pipeline import derive_source
+from alg2net.printing import show_text
+from alg2net.syntax import KEYWORDS
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -43,3 +50,23 @@ def test_show_declares_params_as_the_language_does(capsys):
     assert out[-1] == "x[k+1] = prox_g(y[k] - h*T_f(y[k]), h)   (implicit)"
     assert main(["show", str(EXAMPLES / "nesterov_schedule.alg")]) == 0
     assert "param mu[k] = (k - 1)/(k + 2)" in capsys.readouterr().out
+
+
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(lambda name: name not in KEYWORDS)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(param=_NAMES, function=_NAMES, state=_NAMES)
+@example(param="__init__", function="a__b", state="_x")
+@example(param="class_", function="T_f", state="x__1")
+def test_latex_is_valid_for_every_legal_name(param: str, function: str, state: str):
+    """Every row of `show --latex` typesets (matplotlib's mathtext rejects double subscripts and the like)."""
+    assume(len({param, function, state}) == 3)
+    text = (
+        f"algorithm a\nparam {param} = 0.5\n"
+        f"{state}[k+1] = {state}[k] - {param}*grad {function}({state}[k]) + prox g({state}[k], {param})\n"
+    )
+    latex = show_text(derive_source(text).form, latex=True)
+    parser = MathTextParser("path")
+    for row in latex.splitlines()[1:-1]:
+        parser.parse("$" + row.replace("&=", "=").removesuffix(" \\\\") + "$")
