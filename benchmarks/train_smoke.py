@@ -27,7 +27,7 @@ SHAPES = {"mlp": (64, 32), "conv": (16, 16, 8, 8), "attention": (16, 10, 32)}
 def smoke_train(
     net: type, block: str, device: torch.device, dtype: torch.dtype, steps: int
 ) -> tuple[float, float, float]:
-    """Train `net(width, 4)` to fit random targets for `steps` Adam steps: first loss, last loss, seconds per step.
+    """Train `net(width, 4, device=device, dtype=dtype)` to fit random targets for `steps` Adam steps: first loss, last loss, seconds per step.
 
     Raises:
         AssertionError: an output's shape, device or dtype differs from its input's.
@@ -35,7 +35,7 @@ def smoke_train(
     torch.manual_seed(0)
     shape = SHAPES[block]
     width = shape[1] if block != "attention" else shape[2]
-    model = net(width, 4).to(device=device, dtype=dtype)
+    model = net(width, 4, device=device, dtype=dtype)
     x = torch.randn(shape, device=device, dtype=dtype)
     target = torch.randn(shape, device=device, dtype=dtype)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -1,7 +1,8 @@
 """The networks under study, compiled from examples/*.alg by the real compiler at run time.
 
-Each network is written to `<cache>/<example>_<block>_h<hidden>.py` by `alg2net.compile_source`, byte for byte what
-`alg2net compile examples/<example>.alg --block <block> --hidden <hidden>` writes, and imported from that file;
+Each network is written to `<cache>/<example>_<block>_h<hidden>[_<norm>].py` by `alg2net.compile_source`, byte for
+byte what `alg2net compile examples/<example>.alg --block <block> --hidden <hidden> [--norm <norm>]` writes, and
+imported from that file;
 nothing here defines a network by hand. Every network gets the same width, depth and hidden size, so every one
 has the same blocks and the same parameter count up to its learnable scalars (momentum, LM coefficients).
 """
@@ -37,7 +38,9 @@ NETWORKS = (
 
 
 @functools.cache
-def compile_network(example: str, block: str, hidden: int, cache: Path = CACHE) -> type[nn.Module]:
+def compile_network(
+    example: str, block: str, hidden: int, cache: Path = CACHE, norm: str | None = None
+) -> type[nn.Module]:
     """The network class of `examples/<example>.alg`, compiled into `cache` and imported from there.
 
     The file is (re)written only when the compiler's output differs from it, so processes that start after the one
@@ -47,8 +50,9 @@ def compile_network(example: str, block: str, hidden: int, cache: Path = CACHE) 
         alg2net.Alg2NetError: the compiler refused the example.
     """
     alg = EXAMPLES / f"{example}.alg"
-    source = alg2net.compile_source(alg.read_text(encoding="utf-8"), block=block, hidden=hidden, filename=str(alg))
-    path = cache / f"{example}_{block}_h{hidden}.py"
+    text = alg.read_text(encoding="utf-8")
+    source = alg2net.compile_source(text, block=block, hidden=hidden, norm=norm, filename=str(alg))
+    path = cache / f"{example}_{block}_h{hidden}{f'_{norm}' if norm else ''}.py"
     if not path.exists() or path.read_text(encoding="utf-8") != source:
         cache.mkdir(parents=True, exist_ok=True)
         path.write_text(source, encoding="utf-8")

@@ -90,7 +90,7 @@ def study(args: argparse.Namespace, processes: Processes) -> tuple[list[Run], li
 
     with main_process_first(processes):  # rank 0 writes the compiled files, the others read them
         networks = {
-            (t.name, n): compile_network(n, t.block, t.hidden, args.cache) for t in tasks for n in args.networks
+            (t.name, n): compile_network(n, t.block, t.hidden, args.cache, t.norm) for t in tasks for n in args.networks
         }
 
     progress = args.progress and processes.is_main

@@ -47,6 +47,7 @@ class Task:
     batch_size: int
     lr: float
     regression: bool = False
+    norm: str | None = None  # the conv block's normalization (`alg2net compile --norm`)
     probe: torch.Tensor | None = None
     note: str = ""  # a sentence for the report, after the setup line
 
@@ -59,8 +60,7 @@ class Task:
         """stem -> network(width, depth, **options) -> head, in the current default dtype, on the CPU.
 
         The stem and head are the same for every network: a fixed zero padding (mlp) or a 3x3 convolution (conv)
-        in, a linear readout out (after BatchNorm-ReLU-pooling for conv). Conv networks get `GroupNormBlock`s
-        through `block_factory`: see its docstring.
+        in, a linear readout out (after BatchNorm-ReLU-pooling for conv).
         """
         if self.block == "conv":
             stem = nn.Conv2d(self.data.x_train.shape[1], self.width, kernel_size=3, padding=1)
@@ -71,7 +71,6 @@ class Task:
                 nn.Flatten(),
                 nn.Linear(self.width, self.outputs),
             )
-            options = {"block_factory": lambda name, layer: GroupNormBlock(self.width, self.hidden), **options}
         else:
             stem = ZeroPad(self.width)
             head = nn.Linear(self.width, self.outputs)
@@ -100,35 +99,6 @@ class ZeroPad(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.pad(x, (0, self.width - x.shape[1]))
-
-
-def group_norm(channels: int) -> nn.GroupNorm:
-    """GroupNorm with 4 groups (fewer where `channels` is not a multiple of 4): statistics of each example alone."""
-    return nn.GroupNorm(math.gcd(channels, 4), channels)
-
-
-class GroupNormBlock(nn.Module):
-    """The conv block of every network on digits: T(z) = Conv(GN-relu(Conv(GN-relu(z)))), 3x3, shape-preserving.
-
-    The generated ConvBlock (module.md) normalises with BatchNorm, whose running statistics are one average per
-    block; Heun and Adams-Bashforth 2 call each block twice per layer and an implicit layer once per solver
-    iteration, so that average mixes several inputs and eval mode applies it to each (quick mode, BatchNorm: Heun
-    84% test error, 3.5% with test-batch statistics). GroupNorm normalises each example by its own statistics.
-    """
-
-    def __init__(self, width: int, hidden: int) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            group_norm(width),
-            nn.ReLU(),
-            nn.Conv2d(width, hidden, kernel_size=3, padding=1, bias=False),
-            group_norm(hidden),
-            nn.ReLU(),
-            nn.Conv2d(hidden, width, kernel_size=3, padding=1, bias=False),
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.layers(z)
 
 
 def rings(full: bool) -> Task:
@@ -232,7 +202,10 @@ def sawtooth(full: bool) -> Task:
 def digits(full: bool) -> Task:
     """scikit-learn's bundled 8x8 digits (1797 images, 10 classes) with conv blocks; a fixed 25% test split.
 
-    The blocks are `GroupNormBlock`s, not the generated BatchNorm ConvBlock: see GroupNormBlock.
+    The blocks normalize with GroupNorm (`--norm group`), not BatchNorm: Heun and Adams-Bashforth 2 call each block
+    twice per layer and an implicit layer once per solver iteration, so BatchNorm's running statistics would average
+    several inputs and eval mode would apply that average to each (quick mode, BatchNorm: Heun 84% test error, 3.5%
+    with test-batch statistics). GroupNorm normalizes each example by its own statistics.
     """
     from sklearn.datasets import load_digits
 
@@ -253,9 +226,10 @@ def digits(full: bool) -> Task:
         steps=2000 if full else 200,
         batch_size=64,
         lr=1e-2,
+        norm="group",
         note=(
-            "Every network's block is GroupNorm-ReLU-Conv3x3-GroupNorm-ReLU-Conv3x3 (given through `block_factory`) "
-            "instead of the generated BatchNorm ConvBlock, because Heun and Adams-Bashforth 2 call each block twice "
+            "Every network's block is GroupNorm-ReLU-Conv3x3-GroupNorm-ReLU-Conv3x3 (`alg2net compile --block conv "
+            "--norm group`) instead of the default BatchNorm, because Heun and Adams-Bashforth 2 call each block twice "
             "per layer and proximal_point once per solver iteration, so BatchNorm's running statistics would mix "
             "several inputs' statistics and eval mode would misnormalise each of them (the head's one BatchNorm, "
             "applied once per forward pass, is unaffected)."

@@ -1,4 +1,5 @@
-"""Fixtures shared by the tests of generated modules."""
+"""Fixtures shared by the tests of generated modules. Nothing here imports torch: the generated code does, when a
+test that needs it runs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import functools
 from collections.abc import Callable
 
 import pytest
-import torch
 
 import alg2net
 
@@ -29,14 +29,3 @@ def _class_from_source(text: str, **options) -> type:
 def load_source() -> Callable[..., type]:
     """`load_source(text, **compile_options)`: the network class of inline `.alg` text."""
     return _class_from_source
-
-
-@pytest.fixture
-def float64_default():
-    """Build modules under float64 as torch's default dtype, so coefficients are never rounded through float32."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(previous)

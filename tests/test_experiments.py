@@ -45,7 +45,10 @@ def test_networks_are_what_the_cli_writes(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["rings", "parity", "sawtooth", "digits"])
 def test_parameter_counts_match_up_to_learnable_scalars(name: str, tmp_path: Path) -> None:
     task = TASKS[name](False)
-    counts = {n: parameter_count(task.build(compile_network(n, task.block, task.hidden, tmp_path))) for n in NETWORKS}
+    counts = {
+        n: parameter_count(task.build(compile_network(n, task.block, task.hidden, tmp_path, task.norm)))
+        for n in NETWORKS
+    }
     baseline = counts["gradient_descent"]
     assert all(0 <= count - baseline <= task.depth for count in counts.values()), counts
 
@@ -57,7 +60,7 @@ def test_implicit_networks_are_told_by_their_signature(tmp_path: Path) -> None:
 
 def test_digits_blocks_have_no_batchnorm(tmp_path: Path) -> None:
     task = TASKS["digits"](False)
-    model = task.build(compile_network("heun", task.block, task.hidden, tmp_path))
+    model = task.build(compile_network("heun", task.block, task.hidden, tmp_path, task.norm))
     network = model[1]
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network.modules())
     assert sum(isinstance(m, nn.GroupNorm) for m in network.modules()) == 2 * task.depth

@@ -104,8 +104,9 @@ def load(example: Path) -> type:
 
 
 def run(net: type, depth: int, factory=None, x0: np.ndarray = X0, /, **kwargs) -> np.ndarray:
-    """forward(x0) of `net` in float64 with true-gradient blocks (those of `Problem()` unless `factory` is given)."""
-    model = net(WIDTH, depth, block_factory=factory or Problem().factory(), **kwargs).double()
+    """forward(x0) of `net` in float64 with true-gradient blocks (those of `Problem()` unless `factory` is given); its
+    params are made in float64 (`dtype=`), so coefficients are never rounded through float32."""
+    model = net(WIDTH, depth, block_factory=factory or Problem().factory(), dtype=torch.float64, **kwargs)
     with torch.no_grad():
         out = model(torch.tensor(x0, dtype=torch.float64))
     assert out.dtype == torch.float64 and out.shape == x0.shape
@@ -317,7 +318,7 @@ def test_every_reference_has_an_example():
 
 @pytest.mark.parametrize("depth", DEPTHS)
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_example_is_the_algorithm(example: Path, depth: int, float64_default):
+def test_example_is_the_algorithm(example: Path, depth: int):
     reference, solver, rtol = reference_for(example)
     actual = run(load(example), depth, **solver)
     assert_close(actual, reference(Problem(), X0, depth), f"{example.stem}, depth {depth}", rtol)
@@ -325,7 +326,7 @@ def test_example_is_the_algorithm(example: Path, depth: int, float64_default):
 
 @pytest.mark.parametrize("depth", DEPTHS)
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_example_honours_param_overrides(example: Path, depth: int, float64_default):
+def test_example_honours_param_overrides(example: Path, depth: int):
     reference, solver, rtol = reference_for(example)
     if example.stem not in OVERRIDES:
         pytest.fail(f"add non-default params for examples/{example.name} to OVERRIDES in tests/test_faithfulness.py")
@@ -338,7 +339,7 @@ def test_example_honours_param_overrides(example: Path, depth: int, float64_defa
 
 
 @pytest.mark.parametrize("stem", ["adams_bashforth2", "heun", "nesterov_schedule", "bdf2", "admm"])
-def test_layer_k_uses_block_k_even_at_lagged_points(stem: str, float64_default):
+def test_layer_k_uses_block_k_even_at_lagged_points(stem: str):
     """With a different function scale per layer, every grad/prox of layer k (also at x[k-1]) uses layer k's block."""
     depth = 6
     problem = Problem(scales=lambda k: 1 + k / 8)
@@ -350,11 +351,11 @@ def test_layer_k_uses_block_k_even_at_lagged_points(stem: str, float64_default):
     assert_close(actual, reference(problem, X0, depth), f"{stem} with per-layer blocks", rtol)
 
 
-def test_tied_module_is_the_algorithm(float64_default):
+def test_tied_module_is_the_algorithm():
     depth = 12
     factory = Problem().factory()
     net = load(ROOT / "examples" / "heavy_ball.alg")
-    model = net(WIDTH, depth, block_factory=factory, tied=True).double()
+    model = net(WIDTH, depth, block_factory=factory, tied=True, dtype=torch.float64)
     assert factory.calls == [("f", 0)]
     with torch.no_grad():
         actual = model(torch.tensor(X0)).numpy()
@@ -372,7 +373,7 @@ x[k+1] = y[k] - h * grad g(y[k]) - h / 4 * grad f(y[k])
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_two_functions_get_their_own_blocks(depth, load_source, float64_default):
+def test_two_functions_get_their_own_blocks(depth, load_source):
     p = Problem()
     x = X0
     for k in range(depth):
@@ -396,7 +397,7 @@ x[k+1] = x[k] - h * grad f(x[k]) + beta * (x[k-1] - x[k-3]) - h / 4 * grad f(x[k
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_lag_of_three_starts_from_the_input(depth, load_source, float64_default):
+def test_lag_of_three_starts_from_the_input(depth, load_source):
     def reference(p: Problem, beta=0.25):
         history = [X0, X0, X0, X0]  # x[k], x[k-1], x[k-2], x[k-3]
         for k in range(depth):
@@ -423,7 +424,7 @@ w[k+1] = w[k] + x[k+1] - 2 * x[k] + v[k] + grad g(x[k])
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_gauss_seidel_reads_new_and_old_values(depth, load_source, float64_default):
+def test_gauss_seidel_reads_new_and_old_values(depth, load_source):
     """x reads v[k+1] (already updated), w reads x[k+1] and the old x[k], v[k]: statements run in order."""
     p = Problem()
     x, v, w = X0, np.zeros_like(X0), X0
@@ -446,7 +447,7 @@ x[k+1] = y[k] - h * grad f(y[k]) + 0.25 * d[k]
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_auxiliary_used_by_two_later_lines(depth, load_source, float64_default):
+def test_auxiliary_used_by_two_later_lines(depth, load_source):
     p = Problem()
     x_prev, x = X0, X0
     for k in range(depth):
@@ -485,7 +486,7 @@ def _scalar_functions_reference(depth, a=0.25, b=4.0, c=2.0):
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_scalar_functions_of_params_in_coefficients(depth, load_source, float64_default):
+def test_scalar_functions_of_params_in_coefficients(depth, load_source):
     net = load_source(SCALAR_FUNCTIONS)
     assert_close(run(net, depth), _scalar_functions_reference(depth), "sqrt/min/max/exp/log/abs")
     # A derived param follows an overridden one (e is defined from a and b), and a learnable one is honoured.
@@ -514,7 +515,7 @@ def _schedules_reference(depth, s=None, r=None, h=0.75):
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_schedules_with_powers_of_k_and_a_learnable_schedule(depth, load_source, float64_default):
+def test_schedules_with_powers_of_k_and_a_learnable_schedule(depth, load_source):
     net = load_source(SCHEDULES)
     assert_close(run(net, depth), _schedules_reference(depth), "schedules")
     assert_close(run(net, depth, h=0.25), _schedules_reference(depth, h=0.25), "schedules, h=0.25")
@@ -553,7 +554,7 @@ def _stored(model: nn.Module, name: str) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_python_keywords_and_builtins_as_names(depth, load_source, float64_default):
+def test_python_keywords_and_builtins_as_names(depth, load_source):
     p = Problem({"update": (Q, B), "keys": (R, C)})
 
     def reference(lam=0.5, def_=0.25, print_=0.5):
@@ -570,13 +571,14 @@ def test_python_keywords_and_builtins_as_names(depth, load_source, float64_defau
     factory = p.factory()
     assert_close(run(net, depth, factory), reference(), "keyword names")
     assert sorted(factory.calls) == sorted((name, k) for name in ("update", "keys") for k in range(depth))
-    overrides = {"lambda": 0.25, "def": 0.5, "print": 0.125}
+    # A keyword or builtin takes the constructor keyword `name_`; the value is stored under the DSL name or `name_`.
+    overrides = {"lambda_": 0.25, "def_": 0.5, "print_": 0.125}
     expected = reference(lam=0.25, def_=0.5, print_=0.125)
     assert_close(run(net, depth, p.factory(), **overrides), expected, "keyword names, overridden")
 
     model = net(WIDTH, depth, **overrides)
-    for name, value in overrides.items():
-        assert _stored(model, name).item() == value
+    for keyword, value in overrides.items():
+        assert _stored(model, keyword.rstrip("_")).item() == value
     assert len(model.blocks) == 2
     for name in ("update", "keys"):  # nn.ModuleDict cannot hold these keys as written; a trailing `_` is allowed
         (key,) = [key for key in model.blocks if key.rstrip("_") == name]
@@ -593,11 +595,12 @@ x[k+1] = x[k] - self * width * depth * grad f(x[k])
 """
 
 
-def test_params_named_like_constructor_arguments(load_source, float64_default):
-    """dsl.md allows `self`, `width`, `depth` as param names. They compile and keep their values; as the README says,
-    the constructor's own arguments (module.md's signature) win, so such a param cannot be overridden by keyword."""
+def test_params_named_like_constructor_arguments(load_source):
+    """dsl.md allows `self`, `width`, `depth` as param names. They compile and keep their values; the constructor's
+    own arguments keep their names (module.md's signature), so such a param's keyword gains a `_` (`width_=`)."""
     net = load_source(SHADOWING_NAMES)
     assert_close(run(net, 2), gradient_descent(Problem(), X0, 2, h=0.25), "defaults")
     assert {name for name, _ in net(WIDTH, 2).named_buffers()} == {"self", "width_", "depth_"}
+    assert_close(run(net, 2, self_=1.0, width_=0.5, depth_=1), gradient_descent(Problem(), X0, 2, h=0.5), "given")
     with pytest.raises(TypeError):
         net(WIDTH, 2, width=0.5)

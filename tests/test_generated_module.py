@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 import os
 import re
 import subprocess
 import sys
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,18 +23,29 @@ import torch
 from torch import nn
 
 import alg2net
+from alg2net.cli import main as cli
+from alg2net.codegen.describe import compile_warnings
+from alg2net.codegen.options import make_options
+from alg2net.pipeline import derive_source
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.alg"))
 BLOCKS = ("mlp", "conv", "attention")
 ACTIVATIONS = ("relu", "gelu", "sigmoid", "tanh")
+NORMS = ("batch", "group", "none")
 WIDTH, DEPTH = 4, 3
+IMPLICIT = {"admm", "bdf2", "fista", "ista", "linearized_admm", "proximal_point", "trapezoidal"}
+# The examples of which a layer calls a block more than once (two points, or a fixed-point solve).
+SEVERAL_CALLS = IMPLICIT | {"adams_bashforth2", "heun"}
 
 
 @functools.cache
 def load(example: Path, **options) -> type:
-    """`alg2net.load(example, **options)`, once per example and options (the classes are stateless)."""
-    return alg2net.load(example, **options)
+    """`alg2net.load(example, **options)`, once per example and options (the classes are stateless). The advice
+    for BatchNorm in conv blocks called several times is expected here (its own tests are below)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*compile with --norm group", alg2net.Alg2NetWarning)
+        return alg2net.load(example, **options)
 
 
 def example(stem: str) -> Path:
@@ -46,6 +60,18 @@ def dsl_params(path: Path) -> dict[str, bool]:
         if match:
             params[match[1]] = match[3].split()[-1] == "learnable"
     return params
+
+
+def dsl_defaults(path: Path) -> dict[str, float | None]:
+    """Each param's default in the constructor, read from the text: a number where the file gives one (a
+    recurrence's start), else None (the file's formula)."""
+    defaults: dict[str, float | None] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\s*param\s+(\w+)\s*(\[[^\]]*\])?\s*=(.*)", line.split("#")[0])
+        if match and match[2] != "[k+1]":
+            value = match[3].replace("learnable", "").strip()
+            defaults[match[1]] = float(value) if re.fullmatch(r"-?[\d.]+", value) else None
+    return defaults
 
 
 def stored_name(names: set[str], name: str) -> str:
@@ -133,7 +159,7 @@ def test_every_block_kind_preserves_shape_and_trains(path: Path, block: str):
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_output_has_the_input_shape_dtype_and_device(path: Path, dtype: torch.dtype, batch: int):
     torch.manual_seed(0)
-    model = load(path)(WIDTH, DEPTH).to(dtype)
+    model = load(path)(WIDTH, DEPTH, dtype=dtype)
     x = torch.randn(batch, WIDTH, dtype=dtype)
     out = model(x)
     assert (out.shape, out.dtype, out.device) == (x.shape, x.dtype, x.device)
@@ -145,7 +171,7 @@ def test_nothing_is_tied_to_a_device(block: str):
     """On the meta device every tensor the forward pass creates must follow the input (no hard-coded CPU)."""
     for stem in ("momentum_resnet", "fista_momentum", "lm_resnet"):  # zeros init, recurrence, schedule
         width, x = shaped_input(block, device="meta")
-        out = load(example(stem), block=block)(width, DEPTH).to("meta")(x)
+        out = load(example(stem), block=block)(width, DEPTH, device="meta")(x)
         assert (out.shape, out.device) == (x.shape, x.device)
 
 
@@ -230,54 +256,215 @@ def test_unknown_param_and_bad_depth_are_refused(path: Path):
 
 
 @pytest.mark.parametrize(("stem", "name"), [("lm_resnet", "kn"), ("nesterov_schedule", "mu")])
-def test_schedule_override_needs_one_value_per_layer(stem: str, name: str):
+def test_a_schedule_takes_a_number_for_every_layer_or_one_value_per_layer(stem: str, name: str):
     net = load(example(stem))
     values = [0.1 * k for k in range(DEPTH)]
     assert getattr(net(WIDTH, DEPTH, **{name: values}), name).tolist() == pytest.approx(values)
+    assert getattr(net(WIDTH, DEPTH, **{name: 0.25}), name).tolist() == [0.25] * DEPTH
+    assert getattr(net(WIDTH, DEPTH, **{name: 2}), name).dtype == torch.float32  # a whole number is a float too
     for wrong in (values[:-1], values + [0.5]):
-        with pytest.raises(ValueError, match=name):
+        message = rf"{name} needs a number or {DEPTH} values, one per layer; got {len(wrong)} values"
+        with pytest.raises(ValueError, match=message):
             net(WIDTH, DEPTH, **{name: wrong})
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_the_signature_lists_every_param_with_its_default(path: Path):
+    """module.md: `Net(width, depth, *, <params>, block_factory=None, tied=False, [solver_max_iter, solver_tol],
+    device=None, dtype=None)`, each param keyword-only with the file's number as its default (None: its formula)."""
+    parameters = inspect.signature(load(path)).parameters
+    defaults = dsl_defaults(path)
+    solver = ["solver_max_iter", "solver_tol"] if path.stem in IMPLICIT else []
+    assert list(parameters) == ["width", "depth", *defaults, "block_factory", "tied", *solver, "device", "dtype"]
+    assert [parameters[name].kind for name in ("width", "depth")] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] * 2
+    for name, default in defaults.items():
+        parameter = parameters[name]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, name
+        assert parameter.annotation is not inspect.Parameter.empty, name
+        assert parameter.default == default if default is not None else parameter.default is None, name
+    assert {name: parameters[name].default for name in ("block_factory", "tied", "device", "dtype")} == {
+        "block_factory": None,
+        "tied": False,
+        "device": None,
+        "dtype": None,
+    }
+
+
+def test_a_param_that_depends_on_k_or_on_another_param_defaults_to_its_formula(load_source):
+    net = load_source(
+        "algorithm a\nparam h = 0.5\nparam g = 2 * h\nparam s[k] = h / (k + 1)\nx[k+1] = x[k] - g * s[k] * grad f(x[k])\n"
+    )
+    parameters = inspect.signature(net).parameters
+    assert (parameters["h"].default, parameters["g"].default, parameters["s"].default) == (0.5, None, None)
+    assert "2*h" in net.__doc__ and "h/(k + 1) at layer k" in net.__doc__
+    model = net(WIDTH, DEPTH, h=0.25, dtype=torch.float64)
+    assert model.g.item() == 0.5 and model.s.tolist() == [0.25 / (k + 1) for k in range(DEPTH)]
+    assert net(WIDTH, DEPTH, g=3).g.item() == 3
+
+
+def test_dtype_float64_gives_exact_float64_values():
+    """module.md: params are made in the given dtype, not rounded through float32 first (as `.double()` would)."""
+    net = load(example("heavy_ball"))
+    model = net(8, 3, dtype=torch.float64)
+    assert model.beta.dtype == torch.float64 and model.beta.item() == 0.9
+    assert net(8, 3).double().beta.item() != 0.9  # rounded through float32
+    schedule = load(example("nesterov_schedule"))(8, 5, dtype=torch.float64)
+    assert schedule.mu.tolist() == [(k - 1) / (k + 2) for k in range(5)]
+    t = [1.0]
+    for k in range(5):
+        t.append((1 + (1 + 4 * t[k] ** 2) ** 0.5) / 2)
+    assert load(example("fista"))(8, 5, dtype=torch.float64).t.tolist() == pytest.approx(t, rel=1e-15, abs=0)
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_device_and_dtype_reach_every_param_and_buffer(path: Path, block: str):
+    width, _ = shaped_input(block)
+    net = load(path, block=block)
+    on_meta = net(width, DEPTH, device="meta")
+    tensors = {**dict(on_meta.named_parameters()), **dict(on_meta.named_buffers())}
+    assert tensors and {name for name, t in tensors.items() if t.device.type != "meta"} == set()
+    in_float64 = net(width, DEPTH, dtype=torch.float64)
+    tensors = {**dict(in_float64.named_parameters()), **dict(in_float64.named_buffers())}
+    floating = {name: t for name, t in tensors.items() if t.is_floating_point()}
+    assert floating and {name for name, t in floating.items() if t.dtype != torch.float64} == set()
+    assert set(tensors) - set(floating) <= {name for name in tensors if name.endswith("num_batches_tracked")}
+
+
+# The conv block's normalization ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_conv_norm_option(norm: str):
+    net = load(example("heun"), block="conv", norm=norm)
+    model = net(48, DEPTH, dtype=torch.float64)
+    batch_norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    group_norms = [m for m in model.modules() if isinstance(m, nn.GroupNorm)]
+    assert len(batch_norms) == (2 * DEPTH if norm == "batch" else 0)
+    assert len(group_norms) == (2 * DEPTH if norm == "group" else 0)
+    assert all(m.num_groups == 16 for m in group_norms)  # the largest of 32, 16, 8, 4, 2, 1 dividing 48
+    x = torch.randn(3, 48, 4, 4, dtype=torch.float64)
+    model.eval()
+    if norm != "batch":  # each example is normalized by its own statistics: the batch does not matter
+        torch.testing.assert_close(model(x)[:1], model(x[:1]))
+    assert model(x).shape == x.shape
+
+
+def test_group_norm_groups_divide_the_channels():
+    net = load(example("heavy_ball"), block="conv", norm="group", hidden=6)
+    groups = [(m.num_groups, m.num_channels) for m in net(4, 1).modules() if isinstance(m, nn.GroupNorm)]
+    assert groups == [(4, 4), (2, 6)]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_conv_with_batch_norm_warns_where_a_layer_calls_a_block_more_than_once(path: Path):
+    """module.md: BatchNorm's running statistics would mix several inputs; compile recommends --norm group."""
+    text = path.read_text(encoding="utf-8")
+    form = derive_source(text, str(path)).form
+    codes = [d.code for d in compile_warnings(form, make_options(block="conv"))]
+    assert codes == (["batch-norm-several-calls"] if path.stem in SEVERAL_CALLS else [])
+    assert all(d.severity == "warning" for d in compile_warnings(form, make_options(block="conv")))
+    assert not compile_warnings(form, make_options(block="conv", norm="group"))
+    assert not compile_warnings(form, make_options(block="mlp"))
+    if path.stem in SEVERAL_CALLS:
+        with pytest.warns(UserWarning, match=rf"^{re.escape(str(path))}: warning: each layer calls .*--norm group"):
+            alg2net.compile_source(text, block="conv", filename=str(path))
+    else:
+        alg2net.compile_source(text, block="conv", filename=str(path))  # no warning: pytest turns one into an error
+
+
+def test_load_issues_the_warning_too():
+    with pytest.warns(alg2net.Alg2NetWarning, match="compile with --norm group"):
+        alg2net.load(example("heun"), block="conv")
+
+
+def test_the_cli_prints_the_warning_and_succeeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "heun.py"
+    assert cli(["compile", str(example("heun")), "--block", "conv", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"{example('heun')}: warning: each layer calls the block of `f` more than once")
+    assert err.rstrip().endswith("compile with --norm group, which normalizes each example by its own statistics")
+    assert out.read_text(encoding="utf-8").startswith('"""Heun')
+    assert cli(["compile", str(example("heun")), "--block", "conv", "--norm", "group", "-o", str(out)]) == 0
+    assert capsys.readouterr().err == ""
 
 
 # The generated text ----------------------------------------------------------------------------------------------
 # All 16 x 3 x 4 x 2 combinations would take ~40 s of black formatting inside the compiler alone, so each example
 # meets every block kind, every activation and both tied values, and across examples every (block, activation,
-# tied) triple occurs: example i uses (ACTIVATIONS[j], BLOCKS[(i+j) % 3], tied=(i+j) odd) for j = 0..3.
+# tied) triple occurs: example i uses (ACTIVATIONS[j], BLOCKS[(i+j) % 3], tied=(i+j) odd) for j = 0..3. The conv
+# combinations take the norms in turn.
 
 
-def _combinations() -> list[tuple[Path, str, str, bool]]:
-    return [
+@dataclass(frozen=True)
+class Combination:
+    path: Path
+    block: str
+    activation: str
+    tied: bool
+    norm: str | None  # the conv block's; None for the others
+
+    def compile(self) -> str:
+        """`alg2net.compile_source` with these options; the BatchNorm advice is expected where module.md says."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            text = alg2net.compile_source(
+                self.path.read_text(encoding="utf-8"),
+                block=self.block,
+                activation=self.activation,
+                tied=self.tied,
+                norm=self.norm,
+                filename=str(self.path),
+            )
+        advised = self.norm == "batch" and self.path.stem in SEVERAL_CALLS
+        assert ["--norm group" in str(w.message) for w in caught] == ([True] if advised else []), self
+        return text
+
+    def command_line(self) -> list[str]:
+        options = ["--block", self.block, "--activation", self.activation] + (["--tied"] if self.tied else [])
+        return [*options, *(["--norm", self.norm] if self.norm else [])]
+
+    @property
+    def file_name(self) -> str:
+        return (
+            f"{self.path.stem}_{self.block}_{self.norm or ''}_{self.activation}_{'tied' if self.tied else 'untied'}.py"
+        )
+
+
+def _combinations() -> list[Combination]:
+    triples = [
         (path, BLOCKS[(i + j) % 3], activation, (i + j) % 2 == 1)
         for i, path in enumerate(EXAMPLES)
         for j, activation in enumerate(ACTIVATIONS)
     ]
+    conv = [triple for triple in triples if triple[1] == "conv"]
+    return [Combination(*t, NORMS[conv.index(t) % 3] if t in conv else None) for t in triples]
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> dict[tuple[Path, str, str, bool], Path]:
-    """Every combination's generated file, written to a fresh folder with an empty pyproject.toml (default black)."""
+def generated(tmp_path_factory) -> dict[Combination, Path]:
+    """Every combination's generated file, in a fresh folder whose pyproject.toml sets the project's line length."""
     folder = tmp_path_factory.mktemp("generated")
-    (folder / "pyproject.toml").write_text("")
+    (folder / "pyproject.toml").write_text("[tool.black]\nline-length = 120\n")
     files = {}
-    for path, block, activation, tied in _combinations():
-        text = alg2net.compile_source(
-            path.read_text(encoding="utf-8"), block=block, activation=activation, tied=tied, filename=str(path)
-        )
-        files[path, block, activation, tied] = (
-            folder / f"{path.stem}_{block}_{activation}_{'tied' if tied else 'untied'}.py"
-        )
-        files[path, block, activation, tied].write_text(text, encoding="utf-8")
+    for combination in _combinations():
+        files[combination] = folder / combination.file_name
+        files[combination].write_text(combination.compile(), encoding="utf-8")
     return files
 
 
 def test_combinations_cover_every_option():
     combinations = _combinations()
     for path in EXAMPLES:
-        mine = [c for c in combinations if c[0] == path]
-        assert {c[1] for c in mine} == set(BLOCKS) and {c[2] for c in mine} == set(ACTIVATIONS)
-        assert {c[3] for c in mine} == {False, True}
+        mine = [c for c in combinations if c.path == path]
+        assert {c.block for c in mine} == set(BLOCKS) and {c.activation for c in mine} == set(ACTIVATIONS)
+        assert {c.tied for c in mine} == {False, True}
     if len(EXAMPLES) >= 6:
-        assert {c[1:] for c in combinations} == {(b, a, t) for b in BLOCKS for a in ACTIVATIONS for t in (False, True)}
+        triples = {(c.block, c.activation, c.tied) for c in combinations}
+        assert triples == {(b, a, t) for b in BLOCKS for a in ACTIVATIONS for t in (False, True)}
+        assert {c.norm for c in combinations if c.block == "conv"} == set(NORMS)
+        assert {c.path.stem for c in combinations if c.norm == "batch"} & SEVERAL_CALLS
+    assert {c.norm for c in combinations if c.block != "conv"} == {None}
 
 
 def test_generated_files_pass_ruff(generated):
@@ -337,22 +524,18 @@ def test_generated_files_define_nothing_unused(generated):
 
 def test_compiling_twice_gives_the_same_text(generated):
     seen = set()
-    for (path, block, activation, tied), file in generated.items():
-        if path in seen:
+    for combination, file in generated.items():
+        if combination.path in seen:
             continue
-        seen.add(path)
-        again = alg2net.compile_source(
-            path.read_text(encoding="utf-8"), block=block, activation=activation, tied=tied, filename=str(path)
-        )
-        assert again == file.read_text(encoding="utf-8"), f"{file.name} differs on a second compile"
+        seen.add(combination.path)
+        assert combination.compile() == file.read_text(encoding="utf-8"), f"{file.name} differs on a second compile"
 
 
 def test_the_cli_output_does_not_depend_on_the_hash_seed(generated):
     """Same input and options, byte-identical output, also across processes (string hashing changes set order)."""
     path = example("admm")  # two prox steps, an init, an output: the most the compiler decides
-    (_, block, activation, tied), file = next((key, f) for key, f in generated.items() if key[0] == path)
-    command = [sys.executable, "-m", "alg2net", "compile", str(path), "--block", block, "--activation", activation]
-    command += ["--tied"] if tied else []
+    combination, file = next((c, f) for c, f in generated.items() if c.path == path)
+    command = [sys.executable, "-m", "alg2net", "compile", str(path), *combination.command_line()]
     outputs = set()
     for seed in ("0", "4242"):
         result = subprocess.run(
@@ -367,14 +550,14 @@ def test_the_cli_output_does_not_depend_on_the_hash_seed(generated):
 
 def test_gradcheck_through_heun():
     torch.manual_seed(0)
-    model = load(example("heun"), activation="tanh")(3, 2).double()
+    model = load(example("heun"), activation="tanh")(3, 2, dtype=torch.float64)
     x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(model, (x,))
 
 
 def test_gradcheck_with_respect_to_a_learnable_param():
     torch.manual_seed(0)
-    model = load(example("nesterov"), activation="tanh")(3, 2).double()
+    model = load(example("nesterov"), activation="tanh")(3, 2, dtype=torch.float64)
     x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     mu = model.mu.detach().clone().requires_grad_()
     assert torch.autograd.gradcheck(lambda x, mu: torch.func.functional_call(model, {"mu": mu}, (x,)), (x, mu))
@@ -384,7 +567,7 @@ def test_gradcheck_through_an_implicit_step():
     """Implicit differentiation of a prox (module.md) against finite differences of the solved forward pass."""
     torch.manual_seed(0)
     model = load(example("proximal_point"), activation="tanh")(
-        3, 2, h=0.5, solver_tol=1e-12, solver_max_iter=200
-    ).double()
+        3, 2, h=0.5, solver_tol=1e-12, solver_max_iter=200, dtype=torch.float64
+    )
     x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(model, (x,))

@@ -28,7 +28,7 @@ def _load(stem: str, **options) -> type:
 def _small(stem: str, **kwargs) -> nn.Module:
     """A float64 module of width 3 and depth 2 whose blocks are small enough for every solve to contract."""
     torch.manual_seed(0)
-    model = _load(stem, activation="tanh")(3, 2, **kwargs).double()
+    model = _load(stem, activation="tanh")(3, 2, dtype=torch.float64, **kwargs)
     with torch.no_grad():
         for parameter in model.blocks.parameters():
             parameter.mul_(0.5)

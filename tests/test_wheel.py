@@ -32,7 +32,8 @@ def test_wheel_contains_resources_and_compiles_outside_the_source_tree(tmp_path:
         names = set(archive.namelist())
         archive.extractall(tmp_path / "site")
     assert "alg2net/grammars/alg.lark" in names
-    assert "alg2net/templates/module.py.jinja" in names
+    templates = {f"alg2net/{path.relative_to(ROOT).as_posix()}" for path in (ROOT / "templates").rglob("*.jinja")}
+    assert "alg2net/templates/module.py.jinja" in templates and templates <= names
     assert not any(name.startswith(("tests/", "examples/")) for name in names)
 
     site = tmp_path / "site"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import builtins
 import keyword
 
+from alg2net.codegen.options import BLOCKS
+
 # Attributes of torch.nn.Module (tests/test_names.py checks this against the installed torch) and of the generated
 # class itself: a param stored under one of these names is renamed.
 MODULE_ATTRIBUTES = frozenset(
@@ -118,6 +120,14 @@ MODULE_DICT_ATTRIBUTES = MODULE_ATTRIBUTES | {"clear", "items", "keys", "pop", "
 
 PYTHON_RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins))
 
+# Names of the generated file that its methods read: modules, helpers, classes and the layer counter `k`. A DSL name
+# that becomes a local there (a param in `__init__`, a state in `forward`) is renamed rather than hide one.
+GENERATED = frozenset(
+    {"self", "torch", "nn", "math", "functools", "warnings", "numbers", "k", "Callable", "Sequence"}
+    | {"anderson", "per_layer", "num_groups"}
+    | {kind.class_name for kind in BLOCKS.values()}
+)
+
 
 class Namespace:
     """Hands out distinct Python identifiers in one scope."""
@@ -137,6 +147,11 @@ class Namespace:
             n += 1
         self.taken.add(candidate)
         return candidate
+
+
+def docstring_text(text: str) -> str:
+    """Text that can sit inside a triple-quoted docstring unchanged in meaning."""
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
 def class_name(algorithm: str, forbidden: set[str]) -> str:

@@ -7,7 +7,25 @@ from dataclasses import dataclass
 
 from alg2net.errors import fail
 
-BLOCKS = {"mlp": "MLPBlock", "conv": "ConvBlock", "attention": "AttentionBlock"}
+
+@dataclass(frozen=True, slots=True)
+class BlockKind:
+    """A compiled-in block: its class in the generated file, the template that defines it, what `width` counts in
+    its input, and its hidden size when `--hidden` is not given (a Python expression in `width`)."""
+
+    class_name: str
+    template: str
+    width: str
+    hidden: str
+
+
+BLOCKS = {
+    "mlp": BlockKind("MLPBlock", "blocks/mlp.py.jinja", "features of the (batch, width) input", "width"),
+    "conv": BlockKind("ConvBlock", "blocks/conv.py.jinja", "channels of the (batch, width, H, W) input", "width"),
+    "attention": BlockKind(
+        "AttentionBlock", "blocks/attention.py.jinja", "embedding size of the (batch, tokens, width) input", "4 * width"
+    ),
+}
 ACTIVATIONS = {"relu": "nn.ReLU()", "gelu": "nn.GELU()", "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()"}
 NORMS = ("batch", "group", "none")
 

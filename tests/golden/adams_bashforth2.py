@@ -20,7 +20,6 @@ Needs only PyTorch.
 """
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import nn
@@ -29,10 +28,15 @@ from torch import nn
 class MLPBlock(nn.Module):
     """T(z) = W2 relu(W1 z + b1) + b2 on (batch, width) tensors."""
 
-    def __init__(self, width: int, hidden: int) -> None:
+    def __init__(
+        self, width: int, hidden: int, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> None:
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.layers = nn.Sequential(
-            nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width)
+            nn.Linear(width, hidden, **factory_kwargs),
+            nn.ReLU(),
+            nn.Linear(hidden, width, **factory_kwargs),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -45,10 +49,11 @@ class AdamsBashforth2(nn.Module):
     Args:
         width: features of the (batch, width) input.
         depth: number of layers (iterations of the algorithm), at least 1.
-        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block.
+        h: a number (a buffer).
+        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block instead of
+            MLPBlock; it places and types its blocks itself (device and dtype do not reach it).
         tied: one block per function shared by all layers.
-        **params: initial values by name, overriding the algorithm's:
-            h: a number (default 1).
+        device, dtype: where and in which dtype params, buffers and default blocks are made, as in nn.Linear.
     """
 
     def __init__(
@@ -56,35 +61,30 @@ class AdamsBashforth2(nn.Module):
         width: int,
         depth: int,
         *,
+        h: float = 1.0,
         block_factory: Callable[[str, int], nn.Module] | None = None,
         tied: bool = False,
-        **params: Any,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        unknown = sorted(set(params) - {"h"})
-        if unknown:
-            raise TypeError(
-                f"AdamsBashforth2() got unknown params {unknown}; it takes h"
-            )
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.width = width
         self.depth = depth
         self.tied = tied
-        h = float(params.get("h", 1))
-        self.register_buffer("h", torch.tensor(h))
+        self.register_buffer("h", torch.tensor(float(h), **factory_kwargs))
 
         if block_factory is None:
 
             def block_factory(name: str, layer: int) -> nn.Module:
-                return MLPBlock(width, hidden=width)
+                return MLPBlock(width, hidden=width, **factory_kwargs)
 
         layers = 1 if tied else depth
         self.blocks = nn.ModuleDict(
             {
-                "f": nn.ModuleList(
-                    block_factory("f", layer) for layer in range(layers)
-                ),
+                "f": nn.ModuleList(block_factory("f", layer) for layer in range(layers)),
             }
         )
 

@@ -24,8 +24,8 @@ Learnable form (T_F is the block of layer k, or the shared block when tied):
 Needs only PyTorch.
 """
 
-from collections.abc import Callable
-from typing import Any
+import numbers
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -34,14 +34,29 @@ from torch import nn
 class MLPBlock(nn.Module):
     """T(z) = W2 relu(W1 z + b1) + b2 on (batch, width) tensors."""
 
-    def __init__(self, width: int, hidden: int) -> None:
+    def __init__(
+        self, width: int, hidden: int, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> None:
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.layers = nn.Sequential(
-            nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width)
+            nn.Linear(width, hidden, **factory_kwargs),
+            nn.ReLU(),
+            nn.Linear(hidden, width, **factory_kwargs),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.layers(z)
+
+
+def per_layer(name: str, value: float | Sequence[float], depth: int) -> list[float]:
+    """A param's value at each of `depth` layers: one number for every layer, or a sequence of exactly `depth`."""
+    if isinstance(value, numbers.Real):
+        return [float(value)] * depth
+    values = [float(v) for v in value]
+    if len(values) != depth:
+        raise ValueError(f"{name} needs a number or {depth} values, one per layer; got {len(values)} values")
+    return values
 
 
 class NesterovSchedule(nn.Module):
@@ -50,11 +65,13 @@ class NesterovSchedule(nn.Module):
     Args:
         width: features of the (batch, width) input.
         depth: number of layers (iterations of the algorithm), at least 1.
-        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block.
+        h: a number (a buffer).
+        mu: a number for every layer or a sequence of depth numbers (a buffer); None for the file's (k - 1)/(k + 2) at
+            layer k.
+        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block instead of
+            MLPBlock; it places and types its blocks itself (device and dtype do not reach it).
         tied: one block per function shared by all layers.
-        **params: initial values by name, overriding the algorithm's:
-            h: a number (default 1).
-            mu: a sequence of depth numbers (default (k - 1)/(k + 2) at layer k).
+        device, dtype: where and in which dtype params, buffers and default blocks are made, as in nn.Linear.
     """
 
     def __init__(
@@ -62,42 +79,35 @@ class NesterovSchedule(nn.Module):
         width: int,
         depth: int,
         *,
+        h: float = 1.0,
+        mu: float | Sequence[float] | None = None,
         block_factory: Callable[[str, int], nn.Module] | None = None,
         tied: bool = False,
-        **params: Any,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        unknown = sorted(set(params) - {"h", "mu"})
-        if unknown:
-            raise TypeError(
-                f"NesterovSchedule() got unknown params {unknown}; it takes h, mu"
-            )
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.width = width
         self.depth = depth
         self.tied = tied
-        h = float(params.get("h", 1))
-        self.register_buffer("h", torch.tensor(h))
-        mu = [
-            float(v)
-            for v in params.get("mu", [(k - 1) / (k + 2) for k in range(depth)])
-        ]
-        if len(mu) != depth:
-            raise ValueError(f"mu needs {depth} values, one per layer; got {len(mu)}")
-        self.register_buffer("mu", torch.tensor(mu))
+        self.register_buffer("h", torch.tensor(float(h), **factory_kwargs))
+        if mu is None:
+            mu = [(k - 1) / (k + 2) for k in range(depth)]
+        mu = per_layer("mu", mu, depth)
+        self.register_buffer("mu", torch.tensor(mu, **factory_kwargs))
 
         if block_factory is None:
 
             def block_factory(name: str, layer: int) -> nn.Module:
-                return MLPBlock(width, hidden=width)
+                return MLPBlock(width, hidden=width, **factory_kwargs)
 
         layers = 1 if tied else depth
         self.blocks = nn.ModuleDict(
             {
-                "f": nn.ModuleList(
-                    block_factory("f", layer) for layer in range(layers)
-                ),
+                "f": nn.ModuleList(block_factory("f", layer) for layer in range(layers)),
             }
         )
 

@@ -22,7 +22,6 @@ Needs only PyTorch.
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import nn
@@ -31,10 +30,15 @@ from torch import nn
 class MLPBlock(nn.Module):
     """T(z) = W2 relu(W1 z + b1) + b2 on (batch, width) tensors."""
 
-    def __init__(self, width: int, hidden: int) -> None:
+    def __init__(
+        self, width: int, hidden: int, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> None:
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.layers = nn.Sequential(
-            nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width)
+            nn.Linear(width, hidden, **factory_kwargs),
+            nn.ReLU(),
+            nn.Linear(hidden, width, **factory_kwargs),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -68,16 +72,10 @@ def anderson(
             break
         points, values = (points + [z])[-memory:], (values + [fz])[-memory:]
         # Mix the last iterates with weights summing to 1 that minimise the combined residual (in float64).
-        residuals = torch.stack(
-            [(v - p).flatten() for p, v in zip(points, values)]
-        ).double()
+        residuals = torch.stack([(v - p).flatten() for p, v in zip(points, values)]).double()
         gram = residuals @ residuals.T
-        gram = gram + 1e-12 * gram.diagonal().max() * torch.eye(
-            len(points), dtype=gram.dtype, device=gram.device
-        )
-        weights = torch.linalg.solve(
-            gram, torch.ones(len(points), dtype=gram.dtype, device=gram.device)
-        )
+        gram = gram + 1e-12 * gram.diagonal().max() * torch.eye(len(points), dtype=gram.dtype, device=gram.device)
+        weights = torch.linalg.solve(gram, torch.ones(len(points), dtype=gram.dtype, device=gram.device))
         weights = (weights / weights.sum()).to(z.dtype)
         z = sum(w * v for w, v in zip(weights, values))
     return best, best_residual
@@ -89,10 +87,13 @@ class ProximalPoint(nn.Module):
     Args:
         width: features of the (batch, width) input.
         depth: number of layers (iterations of the algorithm), at least 1.
-        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block.
+        h: a number (a buffer).
+        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block instead of
+            MLPBlock; it places and types its blocks itself (device and dtype do not reach it).
         tied: one block per function shared by all layers.
-        **params: initial values by name, overriding the algorithm's:
-            h: a number (default 1).
+        solver_max_iter: iterations of each fixed-point solve, forward and backward.
+        solver_tol: relative residual at which a solve stops; the module warns when a solve ends above it.
+        device, dtype: where and in which dtype params, buffers and default blocks are made, as in nn.Linear.
     """
 
     def __init__(
@@ -100,37 +101,34 @@ class ProximalPoint(nn.Module):
         width: int,
         depth: int,
         *,
+        h: float = 1.0,
         block_factory: Callable[[str, int], nn.Module] | None = None,
         tied: bool = False,
         solver_max_iter: int = 50,
         solver_tol: float = 1e-5,
-        **params: Any,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        unknown = sorted(set(params) - {"h"})
-        if unknown:
-            raise TypeError(f"ProximalPoint() got unknown params {unknown}; it takes h")
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.width = width
         self.depth = depth
         self.tied = tied
         self.solver_max_iter = solver_max_iter
         self.solver_tol = solver_tol
-        h = float(params.get("h", 1))
-        self.register_buffer("h", torch.tensor(h))
+        self.register_buffer("h", torch.tensor(float(h), **factory_kwargs))
 
         if block_factory is None:
 
             def block_factory(name: str, layer: int) -> nn.Module:
-                return MLPBlock(width, hidden=width)
+                return MLPBlock(width, hidden=width, **factory_kwargs)
 
         layers = 1 if tied else depth
         self.blocks = nn.ModuleDict(
             {
-                "f": nn.ModuleList(
-                    block_factory("f", layer) for layer in range(layers)
-                ),
+                "f": nn.ModuleList(block_factory("f", layer) for layer in range(layers)),
             }
         )
 
@@ -138,9 +136,7 @@ class ProximalPoint(nn.Module):
         """The block of function `name` at layer k (the shared one when tied)."""
         return self.blocks[name][0 if self.tied else k]
 
-    def _equilibrium(
-        self, f: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, where: str
-    ) -> torch.Tensor:
+    def _equilibrium(self, f: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, where: str) -> torch.Tensor:
         """The fixed point z = f(z), solved from z0 outside autograd.
 
         Its gradient comes from implicit differentiation: the backward pass solves the adjoint fixed point
@@ -162,14 +158,9 @@ class ProximalPoint(nn.Module):
                     value = f(point)
 
                 def transpose_step(y: torch.Tensor) -> torch.Tensor:
-                    return (
-                        torch.autograd.grad(value, point, y, retain_graph=True)[0]
-                        + grad
-                    )
+                    return torch.autograd.grad(value, point, y, retain_graph=True)[0] + grad
 
-                y, residual = anderson(
-                    transpose_step, grad, self.solver_max_iter, self.solver_tol
-                )
+                y, residual = anderson(transpose_step, grad, self.solver_max_iter, self.solver_tol)
                 self._check_converged(residual, f"the backward pass of {where}")
                 return y
 
@@ -186,12 +177,10 @@ class ProximalPoint(nn.Module):
                 stacklevel=3,
             )
 
-    def _prox(self, name: str, k: int, v: torch.Tensor, t: Any) -> torch.Tensor:
+    def _prox(self, name: str, k: int, v: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         """prox of t*F at v, F the function `name`: the z with z = v - t * T(z), T its block at layer k."""
         block = self._block(name, k)
-        return self._equilibrium(
-            lambda z: v - t * block(z), v, f"prox {name} at layer {k}"
-        )
+        return self._equilibrium(lambda z: v - t * block(z), v, f"prox {name} at layer {k}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for k in range(self.depth):

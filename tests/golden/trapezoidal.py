@@ -23,7 +23,6 @@ import functools
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import nn
@@ -32,10 +31,15 @@ from torch import nn
 class MLPBlock(nn.Module):
     """T(z) = W2 relu(W1 z + b1) + b2 on (batch, width) tensors."""
 
-    def __init__(self, width: int, hidden: int) -> None:
+    def __init__(
+        self, width: int, hidden: int, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> None:
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.layers = nn.Sequential(
-            nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width)
+            nn.Linear(width, hidden, **factory_kwargs),
+            nn.ReLU(),
+            nn.Linear(hidden, width, **factory_kwargs),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -69,16 +73,10 @@ def anderson(
             break
         points, values = (points + [z])[-memory:], (values + [fz])[-memory:]
         # Mix the last iterates with weights summing to 1 that minimise the combined residual (in float64).
-        residuals = torch.stack(
-            [(v - p).flatten() for p, v in zip(points, values)]
-        ).double()
+        residuals = torch.stack([(v - p).flatten() for p, v in zip(points, values)]).double()
         gram = residuals @ residuals.T
-        gram = gram + 1e-12 * gram.diagonal().max() * torch.eye(
-            len(points), dtype=gram.dtype, device=gram.device
-        )
-        weights = torch.linalg.solve(
-            gram, torch.ones(len(points), dtype=gram.dtype, device=gram.device)
-        )
+        gram = gram + 1e-12 * gram.diagonal().max() * torch.eye(len(points), dtype=gram.dtype, device=gram.device)
+        weights = torch.linalg.solve(gram, torch.ones(len(points), dtype=gram.dtype, device=gram.device))
         weights = (weights / weights.sum()).to(z.dtype)
         z = sum(w * v for w, v in zip(weights, values))
     return best, best_residual
@@ -90,10 +88,13 @@ class Trapezoidal(nn.Module):
     Args:
         width: features of the (batch, width) input.
         depth: number of layers (iterations of the algorithm), at least 1.
-        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block.
+        h: a number (a buffer).
+        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block instead of
+            MLPBlock; it places and types its blocks itself (device and dtype do not reach it).
         tied: one block per function shared by all layers.
-        **params: initial values by name, overriding the algorithm's:
-            h: a number (default 1).
+        solver_max_iter: iterations of each fixed-point solve, forward and backward.
+        solver_tol: relative residual at which a solve stops; the module warns when a solve ends above it.
+        device, dtype: where and in which dtype params, buffers and default blocks are made, as in nn.Linear.
     """
 
     def __init__(
@@ -101,37 +102,34 @@ class Trapezoidal(nn.Module):
         width: int,
         depth: int,
         *,
+        h: float = 1.0,
         block_factory: Callable[[str, int], nn.Module] | None = None,
         tied: bool = False,
         solver_max_iter: int = 50,
         solver_tol: float = 1e-5,
-        **params: Any,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        unknown = sorted(set(params) - {"h"})
-        if unknown:
-            raise TypeError(f"Trapezoidal() got unknown params {unknown}; it takes h")
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.width = width
         self.depth = depth
         self.tied = tied
         self.solver_max_iter = solver_max_iter
         self.solver_tol = solver_tol
-        h = float(params.get("h", 1))
-        self.register_buffer("h", torch.tensor(h))
+        self.register_buffer("h", torch.tensor(float(h), **factory_kwargs))
 
         if block_factory is None:
 
             def block_factory(name: str, layer: int) -> nn.Module:
-                return MLPBlock(width, hidden=width)
+                return MLPBlock(width, hidden=width, **factory_kwargs)
 
         layers = 1 if tied else depth
         self.blocks = nn.ModuleDict(
             {
-                "f": nn.ModuleList(
-                    block_factory("f", layer) for layer in range(layers)
-                ),
+                "f": nn.ModuleList(block_factory("f", layer) for layer in range(layers)),
             }
         )
 
@@ -139,9 +137,7 @@ class Trapezoidal(nn.Module):
         """The block of function `name` at layer k (the shared one when tied)."""
         return self.blocks[name][0 if self.tied else k]
 
-    def _equilibrium(
-        self, f: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, where: str
-    ) -> torch.Tensor:
+    def _equilibrium(self, f: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, where: str) -> torch.Tensor:
         """The fixed point z = f(z), solved from z0 outside autograd.
 
         Its gradient comes from implicit differentiation: the backward pass solves the adjoint fixed point
@@ -163,14 +159,9 @@ class Trapezoidal(nn.Module):
                     value = f(point)
 
                 def transpose_step(y: torch.Tensor) -> torch.Tensor:
-                    return (
-                        torch.autograd.grad(value, point, y, retain_graph=True)[0]
-                        + grad
-                    )
+                    return torch.autograd.grad(value, point, y, retain_graph=True)[0] + grad
 
-                y, residual = anderson(
-                    transpose_step, grad, self.solver_max_iter, self.solver_tol
-                )
+                y, residual = anderson(transpose_step, grad, self.solver_max_iter, self.solver_tol)
                 self._check_converged(residual, f"the backward pass of {where}")
                 return y
 
@@ -187,18 +178,12 @@ class Trapezoidal(nn.Module):
                 stacklevel=3,
             )
 
-    def _x_update(
-        self, k: int, grad_f_x: torch.Tensor, x: torch.Tensor, x_next: torch.Tensor
-    ) -> torch.Tensor:
+    def _x_update(self, k: int, grad_f_x: torch.Tensor, x: torch.Tensor, x_next: torch.Tensor) -> torch.Tensor:
         """The map whose fixed point is the implicit update x[k+1] = x[k] - h*(T_f(x[k+1]) + T_f(x[k]))/2."""
         return x - self.h * (self._block("f", k)(x_next) + grad_f_x) / 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for k in range(self.depth):
             grad_f_x = self._block("f", k)(x)
-            x = self._equilibrium(
-                functools.partial(self._x_update, k, grad_f_x, x),
-                x,
-                f"x[k+1] at layer {k}",
-            )
+            x = self._equilibrium(functools.partial(self._x_update, k, grad_f_x, x), x, f"x[k+1] at layer {k}")
         return x

@@ -1,0 +1,259 @@
+"""Code generation, first half: the learnable form as a frozen description of the generated module.
+
+Assumes a `LearnableForm` from `alg2net.derive` and checked `Options`. Guarantees every name, docstring and piece
+of Python the module needs, sanitised and in a fixed order, so that the templates only lay them out; and the
+warnings that the options deserve for this algorithm (`compile_warnings`). Loads neither jinja2 nor black.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+from dataclasses import dataclass
+
+import sympy as sp
+
+from alg2net.codegen.forward import ForwardSpec, calls_at, describe_forward
+from alg2net.codegen.names import (
+    GENERATED,
+    MODULE_ATTRIBUTES,
+    PYTHON_RESERVED,
+    Namespace,
+    class_name,
+    docstring_text,
+)
+from alg2net.codegen.options import ACTIVATIONS, BLOCKS, BlockKind, Options
+from alg2net.derive import K, LearnableForm, ParamForm, function_of, is_prox, vector
+from alg2net.errors import Diagnostic
+from alg2net.printing import DslPrinter, TorchPrinter, learnable_lines
+from alg2net.resolve import ParamKind
+
+# The constructor's own names: a param whose keyword would clash with one is renamed (`width` -> `width_`).
+_INIT_NAMES = frozenset(
+    {"width", "depth", "block_factory", "tied", "solver_max_iter", "solver_tol", "device", "dtype"}
+    | {"factory_kwargs", "layers", "layer", "name"}
+)
+
+_DOC_WIDTH = 116  # the class docstring's lines, within the project's 120 once indented in the class body
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """A param as the constructor takes and stores it."""
+
+    argument: str  # the keyword argument, and the local that holds the param's value(s) in __init__
+    attribute: str  # the buffer's or nn.Parameter's attribute, and its state_dict key
+    kind: str  # "constant", "schedule" or "recurrence"
+    learnable: bool
+    annotation: str
+    default: str  # a number, or "None" for the file's formula
+    formula: str  # where the default is None, the file's value (a schedule's at layer k); else ""
+    step: str  # a recurrence's next value, `argument[k + 1]` from `argument[k]`; else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSpec:
+    """Everything `templates/module.py.jinja` lays out."""
+
+    docstring: str
+    imports: tuple[str, ...]
+    block: BlockKind
+    activation: str
+    activation_module: str  # `nn.ReLU()`
+    norm: str | None  # the conv block's normalization
+    hidden: str  # the default block's hidden size, a Python expression in `width`
+    class_name: str
+    class_doc: str
+    tied: bool
+    params: tuple[ParamSpec, ...]
+    per_layer: bool  # whether a schedule needs the `per_layer` helper
+    implicit: bool  # whether the module solves fixed points (then it has solver_max_iter, solver_tol, _equilibrium)
+    forward: ForwardSpec
+
+
+def network_class_name(algorithm: str) -> str:
+    """The class name of the network of `algorithm` (`heavy_ball` -> `HeavyBall`), clear of the module's own names."""
+    return class_name(algorithm, set(GENERATED))
+
+
+def describe(form: LearnableForm, options: Options, source: str, version: str) -> ModuleSpec:
+    """The generated module of `form` under `options`; `source` is the algorithm's text, quoted in the docstring."""
+    name = network_class_name(form.model.name)
+    attributes = Namespace(MODULE_ATTRIBUTES | PYTHON_RESERVED)
+    stored = {p.definition.name: attributes.claim(p.definition.name) for p in form.params}
+    params, modules = _describe_params(form, stored)
+    forward = describe_forward(form, stored, attributes)
+    implicit = any(step.implicit for step in form.steps)
+    per_layer = any(p.kind == "schedule" for p in params)
+    modules |= forward.modules
+    if implicit:
+        modules |= {"math", "warnings"} | ({"functools"} if forward.methods else set())
+    if per_layer:
+        modules |= {"numbers", "Sequence"}
+    block = BLOCKS[options.block]
+    return ModuleSpec(
+        docstring=_module_doc(form, name, source, version),
+        imports=_imports(modules),
+        block=block,
+        activation=options.activation,
+        activation_module=ACTIVATIONS[options.activation],
+        norm=options.norm,
+        hidden=str(options.hidden) if options.hidden is not None else block.hidden,
+        class_name=name,
+        class_doc=_class_doc(form, params, options, implicit),
+        tied=options.tied,
+        params=params,
+        per_layer=per_layer,
+        implicit=implicit,
+        forward=forward,
+    )
+
+
+def _imports(modules: set[str]) -> tuple[str, ...]:
+    standard = [f"import {name}" for name in ("functools", "math", "numbers", "warnings") if name in modules]
+    collections = ", ".join(name for name in ("Callable", "Sequence") if name == "Callable" or name in modules)
+    return (*standard, f"from collections.abc import {collections}", "", "import torch", "from torch import nn")
+
+
+# Params ----------------------------------------------------------------------------------------------------------
+
+
+def _describe_params(form: LearnableForm, attributes: dict[str, str]) -> tuple[tuple[ParamSpec, ...], set[str]]:
+    """Each param's keyword, default and, where the default is the file's formula, that formula in Python floats
+    over the other params' keywords; and the modules (`math`) the formulas call."""
+    scope = Namespace(PYTHON_RESERVED | GENERATED | _INIT_NAMES)
+    arguments = {p.definition.name: scope.claim(p.definition.name) for p in form.params}
+    names: dict[sp.Basic, str] = {K: "k"}
+    for name, argument in arguments.items():
+        names[sp.Symbol(name, real=True)] = argument
+        for offset in (0, 1):
+            names[sp.IndexedBase(name)[K + offset]] = f"{argument}[k{' + 1' if offset else ''}]"
+    printer = TorchPrinter(names)
+    specs = tuple(
+        _param_spec(p, arguments[p.definition.name], attributes[p.definition.name], printer) for p in form.params
+    )
+    return specs, set(printer.modules)
+
+
+def _param_spec(param: ParamForm, argument: str, attribute: str, printer: TorchPrinter) -> ParamSpec:
+    kind = param.definition.kind
+    initial = param.start if kind is ParamKind.RECURRENCE else param.value
+    default = _number(printer.doprint(initial)) if initial.is_number else "None"
+    annotation = "float | Sequence[float]" if kind is ParamKind.SCHEDULE else "float"
+    return ParamSpec(
+        argument=argument,
+        attribute=attribute,
+        kind=kind.value,
+        learnable=param.definition.learnable,
+        annotation=annotation + (" | None" if default == "None" else ""),
+        default=default,
+        formula="" if initial.is_number else printer.doprint(initial),
+        step=printer.doprint(param.value) if kind is ParamKind.RECURRENCE else "",
+    )
+
+
+def _number(text: str) -> str:
+    """A whole number as a float literal (`1` -> `1.0`), so that every default reads as the float it is."""
+    return f"{text}.0" if text.lstrip("-").isdigit() else text
+
+
+# Docstrings --------------------------------------------------------------------------------------------------------
+
+
+def _module_doc(form: LearnableForm, name: str, source: str, version: str) -> str:
+    listing = "\n".join(f"    {line}".rstrip() for line in source.strip("\n").splitlines())
+    learnable = "\n".join(f"    {line}" for line in learnable_lines(form))
+    text = (
+        f"{name}: the network of the algorithm `{form.model.name}`, compiled by alg2net {version}.\n\n"
+        "Layer k runs one iteration of the algorithm below; every `grad F` is a learnable block.\n\n"
+        f"Algorithm:\n\n{listing}\n\n"
+        f"Learnable form (T_F is the block of layer k, or the shared block when tied):\n\n{learnable}\n\n"
+        "Needs only PyTorch.\n"
+    )
+    return docstring_text(text)
+
+
+def _class_doc(form: LearnableForm, params: tuple[ParamSpec, ...], options: Options, implicit: bool) -> str:
+    block = BLOCKS[options.block]
+    factory = (
+        "optional callable (function_name, layer) -> nn.Module that builds every block instead of "
+        f"{block.class_name}; it places and types its blocks itself (device and dtype do not reach it)."
+    )
+    args = [
+        ("width", f"{block.width}."),
+        ("depth", "number of layers (iterations of the algorithm), at least 1."),
+        *((spec.argument, _param_doc(param, spec)) for param, spec in zip(form.params, params)),
+        ("block_factory", factory),
+        ("tied", "one block per function shared by all layers."),
+    ]
+    if implicit:
+        args += [
+            ("solver_max_iter", "iterations of each fixed-point solve, forward and backward."),
+            ("solver_tol", "relative residual at which a solve stops; the module warns when a solve ends above it."),
+        ]
+    args.append(
+        ("device, dtype", "where and in which dtype params, buffers and default blocks are made, as in nn.Linear.")
+    )
+    lines = [f"`{form.model.name}` unrolled into `depth` layers; every grad F is a learnable block.", "", "Args:"]
+    for name, text in args:
+        lines += textwrap.wrap(
+            f"{name}: {text}",
+            _DOC_WIDTH,
+            initial_indent="    ",
+            subsequent_indent="        ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return docstring_text("\n".join(lines) + "\n")
+
+
+def _param_doc(param: ParamForm, spec: ParamSpec) -> str:
+    """`a number, learnable.`, `a number or a sequence of depth numbers; None for the file's (k - 1)/(k + 2) at
+    layer k.`, or a recurrence's start; with the file's name first where Python needed another."""
+    name, printer = param.definition.name, DslPrinter()
+    renamed = f"`{name}` in the file; " if spec.argument != name else ""
+    learnable = ", learnable (an nn.Parameter)" if spec.learnable else " (a buffer)"
+    formula = f"; None for the file's {printer.doprint(param.start if spec.kind == 'recurrence' else param.value)}"
+    formula = formula if spec.default == "None" else ""
+    if spec.kind == "constant":
+        return f"{renamed}a number{learnable}{formula}."
+    if spec.kind == "schedule":
+        where = " at layer k" if formula else ""
+        return f"{renamed}a number for every layer or a sequence of depth numbers{learnable}{formula}{where}."
+    step = printer.doprint(param.value)
+    return f"{renamed}the start {name}[0] of the recurrence {name}[k+1] = {step}{formula}."
+
+
+# Warnings --------------------------------------------------------------------------------------------------------
+
+
+def compile_warnings(form: LearnableForm, options: Options) -> tuple[Diagnostic, ...]:
+    """What the options deserve for this algorithm: BatchNorm in a conv block that a layer calls more than once."""
+    if options.block != "conv" or options.norm != "batch":
+        return ()
+    several = _called_several_times(form)
+    if not several:
+        return ()
+    names = [f"`{f}`" for f in several]
+    blocks = f"the block of {names[0]}" if len(names) == 1 else f"the blocks of {', '.join(names[:-1])} and {names[-1]}"
+    return (
+        Diagnostic(
+            "batch-norm-several-calls",
+            f"each layer calls {blocks} more than once (at several points, or in a fixed-point solve), so "
+            "BatchNorm's running statistics mix several inputs' statistics and eval mode normalizes each with the mix",
+            hint="compile with --norm group, which normalizes each example by its own statistics",
+            severity="warning",
+        ),
+    )
+
+
+def _called_several_times(form: LearnableForm) -> tuple[str, ...]:
+    """The functions whose block a layer calls more than once: at distinct points, or inside a fixed-point solve
+    (a block at the unknown of an implicit update, or a prox)."""
+    counts = Counter(call.function for step in form.steps for call in step.calls)
+    solved = set()
+    for step in form.steps:
+        if step.implicit:
+            solved |= {function_of(call) for call in calls_at(step.value, vector(step.target, 1))}
+            solved |= {function_of(node) for node in sp.preorder_traversal(step.value) if is_prox(node)}
+    return tuple(f for f in form.model.functions if counts[f] > 1 or f in solved)

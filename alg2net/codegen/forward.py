@@ -1,0 +1,265 @@
+"""The generated module's forward pass, described: state set-up, one loop iteration per layer, the output.
+
+Assumes a `LearnableForm` and the attribute names of its params. Guarantees every Python name of the pass (states,
+their history, block outputs, the methods of implicit updates), claimed in a fixed order, and its statements as
+frozen values that `templates/macros.jinja` lays out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import sympy as sp
+
+from alg2net.codegen.names import GENERATED, MODULE_DICT_ATTRIBUTES, PYTHON_RESERVED, Namespace, docstring_text
+from alg2net.derive import BlockCall, K, LearnableForm, Step, function_of, is_block, offset_of, vector
+from alg2net.printing import DslPrinter, TorchPrinter
+from alg2net.resolve import ParamKind
+
+# The values an assignment can take; `kind` names the macro that prints each.
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """A printed vector expression."""
+
+    text: str
+    kind: ClassVar[str] = "expression"
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """`self._block(key, k)(argument)`: the block of a function at layer k, applied to a point."""
+
+    key: str
+    argument: str
+    kind: ClassVar[str] = "block"
+
+
+@dataclass(frozen=True, slots=True)
+class Solve:
+    """`self._equilibrium(functools.partial(self.method, *bound), start, f"where")`: an implicit update's solution."""
+
+    method: str
+    bound: tuple[str, ...]
+    start: str
+    where: str  # the inside of an f-string naming the update and its layer
+    kind: ClassVar[str] = "solve"
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """`a, b = u, v`; one value for several targets is the chain `a = b = v`."""
+
+    targets: tuple[str, ...]
+    values: tuple[Expression | Block | Solve, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateMethod:
+    """`name(self, k, *arguments, unknown) -> body`: the map whose fixed point is an implicit update."""
+
+    name: str
+    arguments: tuple[str, ...]  # the tensors of the layer the map reads, bound before the solve
+    unknown: str
+    equation: str  # the update in the language's notation, ready for a docstring
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardSpec:
+    """`forward(input_name)`: the prelude, then `body` for each layer k, then `return result`."""
+
+    input_name: str
+    prelude: tuple[Assign, ...]
+    body: tuple[Assign, ...]
+    result: str
+    functions: tuple[tuple[str, str], ...]  # (nn.ModuleDict key, DSL function), in the file's order
+    methods: tuple[UpdateMethod, ...]
+    uses_prox: bool
+    modules: frozenset[str]  # "math", "torch": what the printed expressions call
+
+
+def describe_forward(form: LearnableForm, attributes: dict[str, str], attribute_scope: Namespace) -> ForwardSpec:
+    """The forward pass of `form`; params are read as `self.<attributes[name]>`, and the methods of implicit updates
+    are named in `attribute_scope`."""
+    return _ForwardWriter(form, attributes, attribute_scope).describe()
+
+
+def calls_at(expr: sp.Expr, point: sp.Basic) -> list[sp.Expr]:
+    """The block calls in `expr` whose argument involves `point`."""
+    return sorted(
+        (c for c in expr.atoms(sp.Function) if is_block(c) and c.args[0].has(point)),
+        key=sp.default_sort_key,
+    )
+
+
+class _ForwardWriter:
+    """Names every value of the pass, then writes its statements."""
+
+    def __init__(self, form: LearnableForm, attributes: dict[str, str], attribute_scope: Namespace):
+        self.form, self.model = form, form.model
+        self.attribute_scope = attribute_scope
+        self.scope = Namespace(PYTHON_RESERVED | GENERATED)
+        dict_keys = Namespace(MODULE_DICT_ATTRIBUTES)
+        self.functions = tuple((dict_keys.claim(f), f) for f in self.model.functions)
+        self.function_keys = {f: key for key, f in self.functions}
+        self.methods: list[UpdateMethod] = []
+        self.uses_prox = False
+        self.names: dict[sp.Basic, str] = {K: "k"}
+        self._name_states()
+        tensors = self._name_params(attributes)
+        self.block_outputs = self._name_block_outputs()
+        vectors = set(self.names) - tensors - {K}
+        vectors |= {vector(s, 1) for s in self.model.states} | {c.expr for c in self.block_outputs}
+        zero = f"torch.zeros_like({self.history[self.model.states[0]][0]})"
+        self.printer = TorchPrinter(self.names, frozenset(tensors), frozenset(vectors), self._prox_call, zero)
+
+    def describe(self) -> ForwardSpec:
+        prelude = self._prelude()
+        body = self._layer()
+        return ForwardSpec(
+            input_name=self.input_name,
+            prelude=tuple(prelude),
+            body=tuple(body),
+            result=self.history[self.model.output][0],
+            functions=self.functions,
+            methods=tuple(self.methods),
+            uses_prox=self.uses_prox,
+            modules=frozenset(self.printer.modules),
+        )
+
+    # Names -------------------------------------------------------------------------------------------------------
+
+    def _name_states(self) -> None:
+        """The input, each state with its past values (`x_prev`, `x_prev2`) and next value, and the auxiliaries."""
+        model, scope, lags = self.model, self.scope, self.form.lags()
+        vectors = {name: scope.claim(name) for name in model.states + model.auxiliaries}
+        if vectors.get("x") == "x" and "x" in model.states and "x" not in model.zero_init:
+            self.input_name = "x"  # the input is the first value of the state x: no copy needed
+        else:
+            self.input_name = scope.claim("inputs" if "x" in vectors.values() else "x")
+        self.history: dict[str, list[str]] = {}
+        for state in model.states:
+            base = vectors[state]
+            past = [scope.claim(f"{base}_prev" + (str(j) if j > 1 else "")) for j in range(1, lags[state] + 1)]
+            self.history[state] = [base, *past]
+            for j, python in enumerate(self.history[state]):
+                self.names[vector(state, -j)] = python
+        for aux in model.auxiliaries:
+            self.names[vector(aux)] = vectors[aux]
+        self.next_names = {state: scope.claim(f"{vectors[state]}_next") for state in model.states}
+
+    def _name_params(self, attributes: dict[str, str]) -> set[sp.Basic]:
+        """Params are read from the module (`self.h`, `self.mu[k]`); returns their symbols, which print as tensors."""
+        tensors = set()
+        for param in self.form.params:
+            attribute = f"self.{attributes[param.definition.name]}"
+            if param.definition.kind is ParamKind.CONSTANT:
+                symbol = sp.Symbol(param.definition.name, real=True)
+                self.names[symbol] = attribute
+                tensors.add(symbol)
+            else:
+                for offset in (0, 1):
+                    entry = sp.IndexedBase(param.definition.name)[K + offset]
+                    self.names[entry] = f"{attribute}[k{' + 1' if offset else ''}]"
+                    tensors.add(entry)
+        return tensors
+
+    def _name_block_outputs(self) -> dict[BlockCall, str]:
+        """`grad_f_x` for the call T_f(x[k]), `grad_f` for one at a point that has no name."""
+        outputs = {}
+        for step in self.form.steps:
+            for call in step.calls:
+                point = self.names.get(call.arg) if isinstance(call.arg, sp.Indexed) else None
+                outputs[call] = self.scope.claim(f"grad_{call.function}" + (f"_{point}" if point else ""))
+        return outputs
+
+    # Statements --------------------------------------------------------------------------------------------------
+
+    def _prelude(self) -> list[Assign]:
+        """Initial values: the input, or zeros for `init v = 0`; every past value starts at the first value."""
+        model = self.model
+        statements = []
+        ordered = [s for s in model.states if s not in model.zero_init] + [
+            s for s in model.states if s in model.zero_init
+        ]
+        for state in ordered:
+            base = self.history[state][0]
+            if state in model.zero_init:
+                statements.append(Assign((base,), (Expression(f"torch.zeros_like({self.input_name})"),)))
+            elif base != self.input_name:
+                statements.append(Assign((base,), (Expression(self.input_name),)))
+        for state in model.states:
+            history = self.history[state]
+            if len(history) > 1:
+                statements.append(Assign(tuple(reversed(history[1:])), (Expression(history[0]),)))
+        return statements
+
+    def _layer(self) -> list[Assign]:
+        """One iteration: each step's block calls, then its update; a state that a later step still reads at its old
+        value is written to `x_next` and shifted in at the end."""
+        statements, shifts = [], []
+        steps = self.form.steps
+        for i, step in enumerate(steps):
+            for call in step.calls:
+                argument = self.printer.print_vector(call.arg)
+                self.names[call.expr] = self.block_outputs[call]
+                block = Block(self.function_keys[call.function], argument)
+                statements.append(Assign((self.block_outputs[call],), (block,)))
+            value = self._value(step)
+            if step.offset == 0:
+                statements.append(Assign((self.names[vector(step.target)],), (value,)))
+            elif self._read_later(step.target, steps[i + 1 :]):
+                next_name = self.next_names[step.target]
+                statements.append(Assign((next_name,), (value,)))
+                self.names[vector(step.target, 1)] = next_name
+                shifts.append(self._shift(step.target, Expression(next_name)))
+            else:
+                statements.append(self._shift(step.target, value))
+                self.names[vector(step.target, 1)] = self.history[step.target][0]
+        return statements + shifts
+
+    def _value(self, step: Step) -> Expression | Solve:
+        if step.implicit and step.value.has(vector(step.target, 1)):
+            return self._solve(step)
+        return Expression(self.printer.print_vector(step.value, vector(step.target)))
+
+    def _solve(self, step: Step) -> Solve:
+        """A method mapping target[k+1] to the right-hand side, and the solve of its fixed point."""
+        unknown = vector(step.target, 1)
+        unknown_name = self.next_names[step.target]
+        inline = {
+            call: f'self._block("{self.function_keys[function_of(call)]}", k)' for call in calls_at(step.value, unknown)
+        }
+        # Locals the map reads are bound as arguments; params (`self.h`, `self.c[k]`) are read in place.
+        read = {self.names[a] for a in step.value.atoms(sp.Indexed) if a in self.names and a != unknown}
+        read |= {self.names[c] for c in step.value.atoms(sp.Function) if c in self.names}
+        known = tuple(sorted(name for name in read if name.isidentifier()))
+        self.names[unknown] = unknown_name
+        body = self.printer.doprint(step.value, vector(step.target), inline)
+        del self.names[unknown]
+        method = self.attribute_scope.claim(f"_{step.target}_update")
+        equation = f"{step.target}[k+1] = {DslPrinter().doprint(step.value, vector(step.target))}"
+        self.methods.append(UpdateMethod(method, known, unknown_name, docstring_text(equation), body))
+        current = self.history[step.target][0]
+        return Solve(method, ("k", *known), current, f"{step.target}[k+1] at layer {{k}}")
+
+    def _prox_call(self, function: str, point: str, step: str) -> str:
+        self.uses_prox = True
+        return f'self._prox("{self.function_keys[function]}", k, {point}, {step})'
+
+    @staticmethod
+    def _read_later(state: str, steps: tuple[Step, ...]) -> bool:
+        """Whether a later step reads the current or a past value of `state` (so it cannot be overwritten yet)."""
+        for step in steps:
+            for entry in step.value.atoms(sp.Indexed):
+                if str(entry.base) == state and offset_of(entry) <= 0:
+                    return True
+        return False
+
+    def _shift(self, state: str, new: Expression | Solve) -> Assign:
+        """`x_prev, x = x, new`: move the history of `state` one layer on."""
+        history = self.history[state]
+        return Assign(tuple(reversed(history)), (*(Expression(name) for name in reversed(history[:-1])), new))
