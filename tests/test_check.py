@@ -12,9 +12,16 @@ import pytest
 import sympy as sp
 
 import alg2net
+from alg2net import pipeline
+from alg2net.analysis import CheckFacts
+from alg2net.analysis import check as analyse
+from alg2net.analysis.conditions import CODES
 from alg2net.analysis.reduce import ZETA, output_recurrence, state_space
 from alg2net.cli import main
+from alg2net.derive import derive
 from alg2net.pipeline import derive_source
+from alg2net.resolve import resolve
+from alg2net.syntax import parse
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 JSON_KEYS = {
@@ -373,7 +380,7 @@ def test_the_order_note_gives_the_real_reason(capsys):
 
 
 def test_regions_decide_rational_samples_without_computing_roots(monkeypatch):
-    from alg2net.analysis import linear_test, region
+    from alg2net.analysis import multistep, region
     from alg2net.analysis.roots import root_condition, root_facts
 
     form = derive_source(
@@ -381,9 +388,9 @@ def test_regions_decide_rational_samples_without_computing_roots(monkeypatch):
     ).form
     a = sp.Symbol("a", real=True)
     pi = output_recurrence(state_space(form, {a: a}))
-    rho, steps = linear_test.rho(pi, (sp.Symbol("z_f"),)), linear_test.effective_steps(pi, (sp.Symbol("z_f"),))
+    rho, steps = multistep.rho(pi, (sp.Symbol("z_f"),)), multistep.effective_steps(pi, (sp.Symbol("z_f"),))
     computed = []
-    monkeypatch.setattr(linear_test, "root_facts", lambda poly: computed.append(poly) or root_facts(poly))
+    monkeypatch.setattr(multistep, "root_facts", lambda poly: computed.append(poly) or root_facts(poly))
     intervals = region.region(rho, steps, a)
     assert region.describe(intervals, "a") == "1/2 - sqrt(5)/2 <= a < -1/2 + sqrt(5)/2"
     assert all(not all(c.is_Rational for c in poly.all_coeffs()) for poly in computed)  # only irrational points
@@ -420,9 +427,144 @@ def test_report_text_reads_as_the_algorithm(capsys):
 
 
 def test_a_schedule_with_a_pole_fails_at_that_layer():
-    facts = check("algorithm p\nparam h[k] = 1/(k - 3)\nx[k+1] = x[k] - h[k]*grad f(x[k])\n", depth=6)
+    """The values stage refuses such input first (a located error); the analysis on its own still names the layer."""
+
+    def analysed(text: str, depth: int) -> dict:
+        return analyse(derive(resolve(parse(text))), depth).to_json()
+
+    facts = analysed("algorithm p\nparam h[k] = 1/(k - 3)\nx[k+1] = x[k] - h[k]*grad f(x[k])\n", depth=6)
     assert facts["reasons"][0] == "at layer 3 of 6: c_f is infinite (division by zero)"
-    momentum = check(
+    momentum = analysed(
         "algorithm p\nparam b[k] = 1/(k - 3)\nx[k+1] = x[k] - grad f(x[k]) + b[k]*(x[k] - x[k-1])\n", depth=6
     )
     assert momentum["reasons"] == ["at layers 3-4 of 6: a coefficient has no finite value (division by zero)"]
+
+
+# Typed facts: CheckFacts, its JSON, the condition codes ------------------------------------------------------------
+
+JSON_ORDER = [
+    "algorithm", "explicit", "output", "functions", "learnable_form", "rho", "rho_factored", "rho_names",
+    "effective_steps", "limit_ode", "varying", "rho_value", "roots", "roots_of", "evaluation_scales", "consistent",
+    "zero_stable", "strongly_stable", "effective_steps_value", "limit_ode_value", "order", "error_constant",
+    "classical_lmm", "order_of", "order_note", "params", "conditions", "reasons", "verdict",
+]  # fmt: skip
+
+
+def test_to_json_pins_the_keys_their_order_and_the_values():
+    facts = example("heavy_ball")
+    assert list(facts) == JSON_ORDER
+    assert list(facts["params"][1]) == ["name", "kind", "learnable", "value", "region", "initial_inside"]
+    assert facts == {
+        "algorithm": "heavy_ball",
+        "explicit": True,
+        "output": "x",
+        "functions": ["f"],
+        "learnable_form": ["x[k+1] = x[k] + beta*(x[k] - x[k-1]) - h*T_f(x[k])"],
+        "rho": "zeta**2 - (beta + 1)*zeta + beta",
+        "rho_factored": "(zeta - 1)*(zeta - beta)",
+        "rho_names": {},
+        "effective_steps": {"f": "1/(1 - beta)"},
+        "limit_ode": "x' = -1/(1 - beta)*T_f(x)",
+        "varying": False,
+        "rho_value": "zeta**2 - 19/10*zeta + 9/10",
+        "roots": [{"value": "1", "abs": 1.0, "multiplicity": 1}, {"value": "9/10", "abs": 0.9, "multiplicity": 1}],
+        "roots_of": "at the initial values",
+        "evaluation_scales": {"f": ["1"]},
+        "consistent": True,
+        "zero_stable": True,
+        "strongly_stable": True,
+        "effective_steps_value": {"f": "10"},
+        "limit_ode_value": "x' = -10*T_f(x)",
+        "order": 1,
+        "error_constant": "19/2",
+        "classical_lmm": True,
+        "order_of": "",
+        "order_note": None,
+        "params": [
+            {"name": "h", "kind": "constant", "learnable": False, "value": "1"},
+            {
+                "name": "beta",
+                "kind": "constant",
+                "learnable": True,
+                "value": "9/10",
+                "region": "-1 <= beta < 1",
+                "initial_inside": True,
+            },
+        ],
+        "conditions": [
+            {
+                "name": "consistent",
+                "ok": True,
+                "why": "zeta = 1 is a simple root of rho (rho'(1) = 1/10)",
+                "required": True,
+            },
+            {
+                "name": "zero-stable",
+                "ok": True,
+                "why": "every root has |zeta| <= 1 and the roots on the unit circle are simple",
+                "required": True,
+            },
+            {
+                "name": "strongly zero-stable",
+                "ok": True,
+                "why": "zeta = 1 is the only root on the unit circle",
+                "required": False,
+            },
+            {"name": "gradient term in the limit", "ok": True, "why": "c_f = 10", "required": True},
+            {"name": "evaluation points", "ok": True, "why": "every block sees the state x itself", "required": False},
+            {
+                "name": "beta in its region",
+                "ok": True,
+                "why": "initial value 9/10 in the region -1 <= beta < 1",
+                "required": False,
+            },
+        ],
+        "reasons": [],
+        "verdict": "guaranteed",
+    }
+
+
+def test_to_json_without_values_and_with_renamed_symbols_keeps_the_order():
+    """No c_F at the values shown: those two keys are left out; internal names stay in the rho strings only."""
+    facts = data("doubling_momentum", depth=5)
+    assert list(facts) == [key for key in JSON_ORDER if key not in ("effective_steps_value", "limit_ode_value")]
+    assert facts["rho"] == "zeta**2 - (2*t_k + 1)/(t_k + 1)*zeta + t_k/(t_k + 1)"
+    assert facts["rho_names"] == {"t_k": "t[k]"}
+    assert facts["effective_steps"] == {"f": "t[k] + 1"} and facts["limit_ode"] == "x' = -(t[k] + 1)*T_f(x)"
+    assert facts["params"] == [
+        {"name": "t", "kind": "recurrence", "learnable": False, "value": "t[0] = 1, t[k+1] = 2*t[k]"}
+    ]
+    assert [(c["name"], c["ok"], c["required"]) for c in facts["conditions"]] == [
+        ("consistent", False, False),
+        ("zero-stable", False, False),
+        ("strongly zero-stable", False, False),
+        ("evaluation points", True, False),
+        ("frozen layers", True, True),
+        ("limit k -> oo", False, True),
+    ]
+    region = data("reserved_names")["params"][0]
+    assert list(region) == ["name", "kind", "learnable", "value", "region", "initial_inside", "region_note"]
+
+
+def test_check_returns_frozen_typed_facts():
+    facts = pipeline.check(derive_source((EXAMPLES / "nesterov_schedule.alg").read_text()), depth=7)
+    assert isinstance(facts, CheckFacts) and facts.verdict == "not_guaranteed"
+    assert [c.code for c in facts.conditions] == [
+        "consistent", "zero-stable", "strongly-zero-stable", "evaluation-points", "frozen-layers", "limit"
+    ]  # fmt: skip
+    assert facts.reasons == tuple(c.why for c in facts.conditions if c.required and not c.ok)
+    assert [layer.k for layer in facts.layers] == list(range(7)) and all(layer.guaranteed for layer in facts.layers)
+    with pytest.raises(AttributeError):
+        facts.verdict = "guaranteed"  # type: ignore[misc]
+    assert json.loads(json.dumps(facts.to_json())) == facts.to_json()
+
+
+def test_every_condition_has_a_known_code():
+    seen = set()
+    paths = [*EXAMPLES.glob("*.alg"), *DATA.glob("*.alg")]
+    for path in sorted(paths):
+        facts = pipeline.check(derive_source(path.read_text()), depth=10)
+        seen |= {c.code for c in facts.conditions}
+    assert seen == set(CODES)
+    overflow = data("overflowing_recurrence", depth=10)
+    assert overflow["reasons"][-1] == "t[4] exceeds the float64 range: layers 3-9 of 10 overflow"

@@ -1,5 +1,6 @@
-"""Stage 4, analyse: the multistep analysis behind `alg2net check` (reduce, linear test, regions, report)."""
+"""Stage 4, analyse: the multistep analysis behind `alg2net check`, returning `CheckFacts` (see `check`)."""
 
 from alg2net.analysis.check import check
+from alg2net.analysis.facts import CheckFacts
 
-__all__ = ["check"]
+__all__ = ["CheckFacts", "check"]

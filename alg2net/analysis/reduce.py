@@ -62,55 +62,68 @@ class StateSpace:
 
 def state_space(form: LearnableForm, substitution: dict) -> StateSpace:
     """The layer of `form` on the linear test; `substitution` maps param atoms (Symbols, Indexed) to expressions."""
-    model = form.model
-    states, auxiliaries = set(model.states), set(model.auxiliaries)
-    defined: dict[str, Linear] = {}  # auxiliaries at [k], states at [k+1], as forms over state[k - j]
-    points: list[BlockPoint] = []
-
-    def linear(expr: sp.Expr, target: str | None) -> Linear:
-        if isinstance(expr, sp.Indexed) and str(expr.base) in states | auxiliaries:
-            name, offset = str(expr.base), offset_of(expr)
-            if name in auxiliaries or (offset == 1 and name != target):
-                return dict(defined[name])
-            return {(name, offset): sp.Integer(1)}
-        if is_block(expr):
-            function = function_of(expr)
-            arg = linear(expr.args[0], target)
-            points.append(BlockPoint(function, tuple(arg.items())))
-            return _scale(arg, -test_variable(function))
-        if is_prox(expr):
-            function = function_of(expr)
-            step = expr.args[1].xreplace(substitution)
-            result = _scale(linear(expr.args[0], target), 1 / (1 - step * test_variable(function)))
-            points.append(BlockPoint(function, tuple(result.items())))
-            return result
-        if isinstance(expr, sp.Add):
-            total: Linear = {}
-            for term in expr.args:
-                for atom, coefficient in linear(term, target).items():
-                    total[atom] = total.get(atom, 0) + coefficient
-            return total
-        if isinstance(expr, sp.Mul):
-            vectors = [a for a in expr.args if _is_vector(a, states | auxiliaries)]
-            scalar = sp.Mul(*(a for a in expr.args if a not in vectors)).xreplace(substitution)
-            (vector,) = vectors  # resolve guarantees updates are linear in vectors
-            return _scale(linear(vector, target), scalar)
-        raise ValueError(f"not a vector expression: {expr}")  # pragma: no cover - resolve rules this out
-
-    forms: dict[str, Linear] = {}
+    layer = _Layer(form, substitution)
+    forms: dict[str, Linear] = {}  # each state's update, as a form over state[k - j]
     for step in form.steps:
         target = step.target if step.offset == 1 else None
-        value = linear(step.value, target)
+        value = layer.linear(step.value, target)
         if target is not None and (target, 1) in value:  # implicit: target[k+1] = a*target[k+1] + rest
             own = value.pop((target, 1))
             value = _scale(value, 1 / (1 - own))
         value = {atom: sp.cancel(c) for atom, c in value.items() if c != 0}
-        defined[step.target] = value
+        layer.defined[step.target] = value
         if target is not None:
             forms[target] = value
     # A point that mentions target[k+1] of an implicit step: substitute the solved update.
-    points = [BlockPoint(p.function, tuple(_resolve_next(dict(p.point), forms).items())) for p in points]
+    points = tuple(BlockPoint(p.function, tuple(_resolve_next(dict(p.point), forms).items())) for p in layer.points)
+    return _stacked(form, forms, points)
 
+
+class _Layer:
+    """The expressions of one layer as linear forms over state[k - j], in the order the steps define them."""
+
+    def __init__(self, form: LearnableForm, substitution: dict):
+        self.states, self.auxiliaries = set(form.model.states), set(form.model.auxiliaries)
+        self.substitution = substitution
+        self.defined: dict[str, Linear] = {}  # auxiliaries at [k], states at [k+1], as forms over state[k - j]
+        self.points: list[BlockPoint] = []
+
+    def linear(self, expr: sp.Expr, target: str | None) -> Linear:
+        """`expr` as a linear form; `target` is the state that the step being read updates (if any)."""
+        vectors = self.states | self.auxiliaries
+        if isinstance(expr, sp.Indexed) and str(expr.base) in vectors:
+            name, offset = str(expr.base), offset_of(expr)
+            if name in self.auxiliaries or (offset == 1 and name != target):
+                return dict(self.defined[name])
+            return {(name, offset): sp.Integer(1)}
+        if is_block(expr):
+            function = function_of(expr)
+            arg = self.linear(expr.args[0], target)
+            self.points.append(BlockPoint(function, tuple(arg.items())))
+            return _scale(arg, -test_variable(function))
+        if is_prox(expr):
+            function = function_of(expr)
+            step = expr.args[1].xreplace(self.substitution)
+            result = _scale(self.linear(expr.args[0], target), 1 / (1 - step * test_variable(function)))
+            self.points.append(BlockPoint(function, tuple(result.items())))
+            return result
+        if isinstance(expr, sp.Add):
+            total: Linear = {}
+            for term in expr.args:
+                for atom, coefficient in self.linear(term, target).items():
+                    total[atom] = total.get(atom, 0) + coefficient
+            return total
+        if isinstance(expr, sp.Mul):
+            factors = [a for a in expr.args if _is_vector(a, vectors)]
+            scalar = sp.Mul(*(a for a in expr.args if a not in factors)).xreplace(self.substitution)
+            (vector,) = factors  # resolve guarantees updates are linear in vectors
+            return _scale(self.linear(vector, target), scalar)
+        raise ValueError(f"not a vector expression: {expr}")  # pragma: no cover - resolve rules this out
+
+
+def _stacked(form: LearnableForm, forms: dict[str, Linear], points: tuple[BlockPoint, ...]) -> StateSpace:
+    """The states and their lags stacked into xi_k, with xi_{k+1} = M*xi_k."""
+    model = form.model
     lags = {name: 0 for name in model.states}
     for value in forms.values():
         for name, offset in value:
@@ -124,7 +137,7 @@ def state_space(form: LearnableForm, substitution: dict) -> StateSpace:
         for j in range(1, lags[name] + 1):
             matrix[index[(name, -j)], index[(name, 1 - j)]] = 1
     variables = tuple(test_variable(f) for f in model.functions)
-    return StateSpace(slots, matrix, index[(model.output, 0)], tuple(points), variables)
+    return StateSpace(slots, matrix, index[(model.output, 0)], points, variables)
 
 
 def _resolve_next(point: Linear, forms: dict[str, Linear]) -> Linear:

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from alg2net.analysis.linear_test import numeric
+from alg2net.analysis.multistep import numeric
 from alg2net.analysis.reduce import ZETA
 
 

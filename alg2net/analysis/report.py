@@ -1,61 +1,92 @@
-"""Human text for `alg2net check`, made from the facts of `alg2net.analysis.check`."""
+"""The text report of `alg2net check`, rendered from `CheckFacts`.
+
+Assumes final texts in the facts (`alg2net.analysis.facts`): this module only lays them out. Guarantees the report
+of check.md: the learnable form, rho and its roots with moduli, each condition with a check mark or a cross and
+one line of why, the limit ODE, the order and the verdict with its reasons; no SymPy internals.
+"""
 
 from __future__ import annotations
+
+from alg2net.analysis.facts import CheckFacts
 
 _MARK = {True: "\N{CHECK MARK}", False: "\N{BALLOT X}"}
 
 
-def render(facts: dict, filename: str) -> str:
+def render(facts: CheckFacts, filename: str) -> str:
     """The terminal report: learnable form, rho and roots, each condition with why, limit ODE, order, verdict."""
-    lines = [f"{filename}: algorithm {facts['algorithm']} ({'explicit' if facts['explicit'] else 'implicit'})", ""]
-    lines.append("learnable form (T_F is the block that replaces grad F)")
-    lines += [f"  {line}" for line in facts["learnable_form"]]
-    for entry in facts["params"]:
-        kind = "learnable" if entry["learnable"] else "fixed"
-        definition = entry["value"] if entry["kind"] == "recurrence" else f"{entry['name']} = {entry['value']}"
-        lines.append(f"  param {definition}  ({entry['kind']}, {kind})")
-    lines += ["", f"linear test on the output {facts['output']} (T_F(v) -> -z_F*v)"]
-    lines.append(f"  rho(zeta) = {facts['rho']}")
-    if facts["rho_factored"] != facts["rho"]:
-        lines.append(f"            = {facts['rho_factored']}")
-    if facts["rho_names"]:
-        names = ", ".join(f"{name} is {meaning}" for name, meaning in facts["rho_names"].items())
+    kind = "explicit" if facts.explicit else "implicit"
+    lines = [f"{filename}: algorithm {facts.algorithm} ({kind})", ""]
+    lines += _learnable_form(facts)
+    lines += ["", f"linear test on the output {facts.output} (T_F(v) -> -z_F*v)"]
+    lines += _linear_test(facts)
+    lines += ["", "conditions"]
+    for condition in facts.conditions:
+        note = "" if condition.required else "  (informative)"
+        lines.append(f"  {_MARK[condition.ok]} {condition.name}: {condition.why}{note}")
+    lines += ["", "limit ODE"]
+    lines += _limit_ode(facts)
+    lines += ["", f"order: {_order(facts)}", ""]
+    lines.append(f"verdict: {facts.verdict}")
+    lines += [f"  - {reason}" for reason in facts.reasons]
+    return "\n".join(lines) + "\n"
+
+
+def _learnable_form(facts: CheckFacts) -> list[str]:
+    lines = ["learnable form (T_F is the block that replaces grad F)"]
+    lines += [f"  {line}" for line in facts.learnable_form]
+    for param in facts.params:
+        kind = "learnable" if param.learnable else "fixed"
+        definition = param.value if param.kind == "recurrence" else f"{param.name} = {param.value}"
+        lines.append(f"  param {definition}  ({param.kind}, {kind})")
+    return lines
+
+
+def _linear_test(facts: CheckFacts) -> list[str]:
+    lines = [f"  rho(zeta) = {facts.rho}"]
+    if facts.rho_factored != facts.rho:
+        lines.append(f"            = {facts.rho_factored}")
+    if facts.rho_names:
+        names = ", ".join(f"{name} is {meaning}" for name, meaning in facts.rho_names)
         lines.append(f"            where {names}")
-    if facts["rho_value"] != facts["rho"]:
-        lines.append(f"  {facts['roots_of']}: rho(zeta) = {facts['rho_value']}")
+    if facts.rho_value != facts.rho:
+        lines.append(f"  {facts.roots_of}: rho(zeta) = {facts.rho_value}")
     roots = ", ".join(
-        f"{r['value']} (|zeta| = {r['abs']:.6g}{', x' + str(r['multiplicity']) if r['multiplicity'] > 1 else ''})"
-        for r in facts["roots"]
+        f"{r.value} (|zeta| = {r.modulus:.6g}{', x' + str(r.multiplicity) if r.multiplicity > 1 else ''})"
+        for r in facts.roots
     )
     lines.append(f"  roots: {roots or 'none'}")
-    lines += ["", "conditions"]
-    for condition in facts["conditions"]:
-        note = "" if condition["required"] else "  (informative)"
-        lines.append(f"  {_MARK[condition['ok']]} {condition['name']}: {condition['why']}{note}")
-    lines += ["", "limit ODE"]
-    value = facts.get("limit_ode_value")
-    if facts["limit_ode"] is None:
+    return lines
+
+
+def _limit_ode(facts: CheckFacts) -> list[str]:
+    """The limit ODE (frozen at layer k where it varies), at the values shown, and the params' regions."""
+    lines = []
+    value = facts.limit_ode_value
+    if facts.limit_ode is None:
         lines.append("  none (not consistent: some c_F is infinite or rho(1) != 0)")
     else:
-        frozen = "   (frozen at layer k)" if facts["varying"] and value != facts["limit_ode"] else ""
-        lines.append(f"  {facts['limit_ode']}{frozen}")
-    if value and value != facts["limit_ode"]:
-        lines.append(f"  {value}   ({facts['roots_of'] or 'at the initial values'})")
-    for entry in facts["params"]:
-        if "region" in entry:
-            if entry["region"] is None:
-                lines.append(f"  region of {entry['name']}: {entry.get('region_note', 'not derived')}")
-            else:
-                inside = "inside" if entry["initial_inside"] else "OUTSIDE"
-                note = f"; {entry['region_note']}" if entry.get("region_note") else ""
-                lines.append(f"  region of {entry['name']}: {entry['region']} (initial value {inside}{note})")
-    if facts["order"] is None:
-        order = f"none ({facts['order_note']})"
+        frozen = "   (frozen at layer k)" if facts.varying and value != facts.limit_ode else ""
+        lines.append(f"  {facts.limit_ode}{frozen}")
+    if value and value != facts.limit_ode:
+        lines.append(f"  {value}   ({facts.roots_of or 'at the initial values'})")
+    for param in facts.params:
+        region = param.region
+        if region is None:
+            continue
+        if region.text is None:
+            lines.append(f"  region of {param.name}: {region.note if region.note is not None else 'not derived'}")
+        else:
+            inside = "inside" if region.initial_inside else "OUTSIDE"
+            note = f"; {region.note}" if region.note else ""
+            lines.append(f"  region of {param.name}: {region.text} (initial value {inside}{note})")
+    return lines
+
+
+def _order(facts: CheckFacts) -> str:
+    if facts.order is None:
+        order = f"none ({facts.order_note})"
     else:
-        order = f"{facts['order']} on the linear test" + (f" ({facts['order_of']})" if facts["order_of"] else "")
-    if facts["error_constant"] is not None:
-        order += f", error constant C_(p+1)/sigma(1) = {facts['error_constant']}"
-    lines += ["", f"order: {order}", ""]
-    lines.append(f"verdict: {facts['verdict']}")
-    lines += [f"  - {reason}" for reason in facts["reasons"]]
-    return "\n".join(lines) + "\n"
+        order = f"{facts.order} on the linear test" + (f" ({facts.order_of})" if facts.order_of else "")
+    if facts.error_constant is not None:
+        order += f", error constant C_(p+1)/sigma(1) = {facts.error_constant}"
+    return order

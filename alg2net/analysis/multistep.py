@@ -1,8 +1,11 @@
-"""The linear test on the output recurrence Pi(zeta, z): rho, consistency, effective steps, order, error constant.
+"""Multistep facts from the linear test: rho, consistency, effective steps, roots at values, order, error constant,
+evaluation scales.
 
 Assumes Pi from `alg2net.analysis.reduce.output_recurrence`. With T_F(v) = -z_F*v, the principal root of Pi is
 zeta_1(z) = 1 + sum_F c_F*z_F + O(z^2) when zeta = 1 is a simple root of rho(zeta) = Pi(zeta, 0); the limit ODE is
 x' = -sum_F c_F*T_F(x), and the order p is the largest p with zeta_1(z) = exp(sum_F c_F*z_F) + O(|z|^(p+1)).
+Guarantees exact results: `Numeric` decides the conditions at numeric values of every param, `Frozen` does so for
+many layers at once.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sympy as sp
 
 from alg2net.analysis.reduce import ZETA, StateSpace
 from alg2net.analysis.roots import RootCondition, RootFacts, root_condition, root_facts
+from alg2net.derive import LearnableForm, is_block, is_prox
 
 
 def rho(pi: sp.Poly, variables: tuple[sp.Symbol, ...]) -> sp.Poly:
@@ -233,3 +237,16 @@ def evaluation_scales(space: StateSpace) -> dict[str, list[sp.Expr]] | None:
         if scale not in scales.setdefault(point.function, []):
             scales[point.function].append(scale)
     return scales
+
+
+def classical(form: LearnableForm) -> bool:
+    """One state, one function, no auxiliary, every block at a lag of the state itself: a classical LMM."""
+    model = form.model
+    if len(model.states) != 1 or model.auxiliaries or len(model.functions) != 1:
+        return False
+    for step in form.steps:
+        for node in sp.preorder_traversal(step.value):
+            call = is_block(node) or is_prox(node)
+            if call and (not isinstance(node.args[0], sp.Indexed) or (is_prox(node) and node != step.value)):
+                return False
+    return True

@@ -1,0 +1,164 @@
+"""The facts `alg2net check` establishes, as frozen values; `CheckFacts.to_json()` is the JSON object of check.md.
+
+Imports only the standard library. The other analysis modules fill these in, the text report and the command line
+read them. Every text here is final: params and recurrences are written as the algorithm writes them (`beta`,
+`t[k]`), except in the rho strings (`rho`, `rho_factored`, `rho_value`), which stay SymPy syntax in `zeta` with the
+names that `rho_names` explains. Mappings are tuples of (key, value) pairs, in the order the JSON lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Ordered mappings that stay frozen: (key, value) pairs.
+Meanings = tuple[tuple[str, str], ...]  # a name -> what it stands for
+StepTexts = tuple[tuple[str, str | None], ...]  # a function F -> c_F as text, None where infinite
+ScaleTexts = tuple[tuple[str, tuple[str, ...]], ...]  # a function F -> the scales its blocks see the state with
+
+
+@dataclass(frozen=True, slots=True)
+class RootFact:
+    """One root of rho, as shown: its value as text, its modulus, its multiplicity."""
+
+    value: str
+    modulus: float
+    multiplicity: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "abs": self.modulus, "multiplicity": self.multiplicity}
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """The values of a learnable param where the conditions hold (with the other params at their values)."""
+
+    text: str | None  # `-1 <= beta < 1`; None where it is not derived (then `note` says why)
+    initial_inside: bool | None  # the initial value (at every layer, for a schedule) lies in it; None: not derived
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParamFacts:
+    """A param as the report lists it: its kind, whether it is learned, its value, and for a learnable one its
+    region."""
+
+    name: str
+    kind: str  # "constant", "schedule" or "recurrence"
+    learnable: bool
+    value: str  # the value as text; for a recurrence both lines, `t[0] = 1, t[k+1] = 2*t[k]`
+    region: Region | None = None  # None for fixed params
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "kind": self.kind, "learnable": self.learnable, "value": self.value}
+        if self.region is not None:
+            entry["region"], entry["initial_inside"] = self.region.text, self.region.initial_inside
+            if self.region.note is not None:
+                entry["region_note"] = self.region.note
+        return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One condition of the verdict, with ✓/✗ and one line of why. `code` is stable (see
+    `alg2net.analysis.conditions.CODES`); `name` and `why` are for people. A condition that is not `required` is
+    informative: it never fails the verdict."""
+
+    code: str
+    name: str
+    ok: bool
+    why: str
+    required: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "why": self.why, "required": self.required}
+
+
+@dataclass(frozen=True, slots=True)
+class LayerFacts:
+    """The frozen conditions of layer k of a network whose coefficients vary with k."""
+
+    k: int
+    finite: bool  # every coefficient has a finite value at this layer; if not, the rest is False
+    consistent: bool
+    zero_stable: bool
+    strongly_stable: bool
+    guaranteed: bool  # consistent, zero-stable, every c_F finite and some c_F nonzero
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFacts:
+    """Everything `alg2net check` says about an algorithm; the fields are the keys of check.md's JSON."""
+
+    algorithm: str
+    explicit: bool
+    output: str
+    functions: tuple[str, ...]
+    learnable_form: tuple[str, ...]
+    rho: str  # rho(zeta) with the params kept symbolic, SymPy syntax
+    rho_factored: str
+    rho_names: Meanings  # a name in the rho strings that is no DSL name
+    effective_steps: StepTexts  # with the params kept symbolic
+    limit_ode: str | None  # None: not consistent
+    varying: bool  # some coefficient varies with k
+    rho_value: str  # rho at the values the facts below are taken at (`roots_of`)
+    roots: tuple[RootFact, ...]
+    roots_of: str  # "", "at the initial values", "in the limit k -> oo" or "at the last layer, k = 99"
+    evaluation_scales: ScaleTexts | None  # None where the slow mode is not unique
+    consistent: bool
+    zero_stable: bool
+    strongly_stable: bool
+    effective_steps_value: StepTexts | None  # the c_F at `roots_of`; None (and no key) where some c_F is infinite there
+    limit_ode_value: str | None  # present exactly when `effective_steps_value` is
+    order: int | None
+    error_constant: str | None
+    classical_lmm: bool
+    order_of: str
+    order_note: str | None
+    params: tuple[ParamFacts, ...]
+    conditions: tuple[Condition, ...]
+    reasons: tuple[str, ...]  # the why of each required condition that fails; empty when guaranteed
+    verdict: str  # "guaranteed" or "not_guaranteed"
+    layers: tuple[LayerFacts, ...] = ()  # layers 0 .. depth - 1 with finite values, when `varying`; not in the JSON
+
+    def to_json(self) -> dict[str, Any]:
+        """check.md's JSON object, its keys in a fixed order."""
+        facts: dict[str, Any] = {
+            "algorithm": self.algorithm,
+            "explicit": self.explicit,
+            "output": self.output,
+            "functions": list(self.functions),
+            "learnable_form": list(self.learnable_form),
+            "rho": self.rho,
+            "rho_factored": self.rho_factored,
+            "rho_names": dict(self.rho_names),
+            "effective_steps": dict(self.effective_steps),
+            "limit_ode": self.limit_ode,
+            "varying": self.varying,
+            "rho_value": self.rho_value,
+            "roots": [root.to_json() for root in self.roots],
+            "roots_of": self.roots_of,
+            "evaluation_scales": _scales_json(self.evaluation_scales),
+            "consistent": self.consistent,
+            "zero_stable": self.zero_stable,
+            "strongly_stable": self.strongly_stable,
+        }
+        if self.effective_steps_value is not None:
+            facts["effective_steps_value"] = dict(self.effective_steps_value)
+            facts["limit_ode_value"] = self.limit_ode_value
+        facts.update(
+            order=self.order,
+            error_constant=self.error_constant,
+            classical_lmm=self.classical_lmm,
+            order_of=self.order_of,
+            order_note=self.order_note,
+            params=[param.to_json() for param in self.params],
+            conditions=[condition.to_json() for condition in self.conditions],
+            reasons=list(self.reasons),
+            verdict=self.verdict,
+        )
+        return facts
+
+
+def _scales_json(scales: ScaleTexts | None) -> dict[str, list[str]] | None:
+    return None if scales is None else {function: list(texts) for function, texts in scales}

@@ -1,0 +1,155 @@
+"""The params of the check: which are substituted, which are kept as symbols and how texts name those; the regions
+of the learnable ones.
+
+Assumes a `LearnableForm`. Guarantees, as check.md says: a fixed constant or schedule is substituted by its value; a
+learnable one is kept as a real symbol, with its initial value (an expression in k) beside it, to derive its region
+and to decide the verdict; a recurrence t becomes two symbols for t[k] and t[k+1], with its start and its step. A
+kept symbol has the param's own name unless the analysis takes it (`zeta`, a linear-test variable `z_F`) or it is a
+Python keyword: then a trailing underscore makes it SymPy syntax (`zeta_`); a recurrence's symbols are `t_k`,
+`t_k1` (made unique the same way). `display` maps each such internal name to how texts write it (`zeta`, `t[k]`),
+`rho_names` to what it stands for in the rho strings, which keep it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import keyword
+from dataclasses import dataclass
+
+import sympy as sp
+
+from alg2net.analysis import region
+from alg2net.analysis.facts import ParamFacts, Region
+from alg2net.analysis.reduce import ZETA, test_variable
+from alg2net.analysis.text import indexed_text
+from alg2net.derive import K, LearnableForm, ParamForm
+from alg2net.resolve import ParamKind
+
+
+@dataclass(frozen=True, slots=True)
+class Recurrence:
+    """t[0] = start, t[k+1] = step, with t[k] and t[k+1] the symbols `tk` and `tk1`; `step` is in `tk` and k."""
+
+    name: str
+    tk: sp.Symbol
+    tk1: sp.Symbol
+    start: sp.Expr
+    step: sp.Expr
+
+
+@dataclass(frozen=True)
+class Params:
+    substitution: dict  # param atoms (Symbols, Indexed) -> fixed values or kept symbols
+    learnable: dict  # a kept symbol -> its initial value (an expression in k)
+    symbols: dict  # a learnable param's name -> its kept symbol
+    recurrences: tuple[Recurrence, ...]
+    display: dict  # an internal symbol name -> how texts other than the rho strings write it
+    rho_names: dict  # a name in the rho strings that is no DSL name -> what it stands for
+    facts: tuple[ParamFacts, ...]  # without regions
+
+    @property
+    def per_layer(self) -> tuple[sp.Symbol, ...]:
+        """k and the recurrences' symbols: what takes a value at each layer."""
+        return (K, *(symbol for r in self.recurrences for symbol in (r.tk, r.tk1)))
+
+
+def collect(form: LearnableForm) -> Params:
+    """The params of `form`, as the check handles them."""
+    collector = _Collector(form)
+    for p in form.params:
+        if p.definition.kind is ParamKind.RECURRENCE:
+            collector.recurrence(p)
+        else:
+            collector.value(p)
+    c = collector
+    return Params(c.substitution, c.learnable, c.symbols, tuple(c.recurrences), c.display, c.rho_names, tuple(c.facts))
+
+
+class _Collector:
+    """`Params`, filled in one param at a time (a param's value may use the params before it)."""
+
+    def __init__(self, form: LearnableForm):
+        self.reserved = {ZETA.name} | {test_variable(f).name for f in form.model.functions}
+        model = form.model
+        self.taken = {p.definition.name for p in form.params} | set(model.states) | set(model.auxiliaries)
+        self.taken |= self.reserved | set(model.functions)
+        self.substitution: dict = {}
+        self.learnable: dict = {}
+        self.symbols: dict = {}
+        self.recurrences: list[Recurrence] = []
+        self.display: dict = {}
+        self.rho_names: dict = {}
+        self.facts: list[ParamFacts] = []
+
+    def fresh(self, name: str) -> str:
+        while name in self.taken:
+            name += "_"
+        self.taken.add(name)
+        return name
+
+    def kept(self, name: str) -> sp.Symbol:
+        """The symbol of a param kept symbolic: its own name unless the analysis or SymPy's syntax needs it."""
+        if name not in self.reserved and not keyword.iskeyword(name):
+            return sp.Symbol(name, real=True)
+        symbol = sp.Symbol(self.fresh(name + "_"), real=True)
+        self.display[symbol.name] = name
+        self.rho_names[symbol.name] = f"the param {name}"
+        return symbol
+
+    def recurrence(self, p: ParamForm) -> None:
+        name = p.definition.name
+        base = sp.IndexedBase(name)
+        tk = sp.Symbol(self.fresh(f"{name}_k"), real=True)
+        tk1 = sp.Symbol(self.fresh(f"{name}_k1"), real=True)
+        self.substitution[base[K]], self.substitution[base[K + 1]] = tk, tk1
+        self.display[tk.name], self.display[tk1.name] = f"{name}[k]", f"{name}[k+1]"
+        self.rho_names[tk.name], self.rho_names[tk1.name] = f"{name}[k]", f"{name}[k+1]"
+        step = p.value.xreplace({base[K]: tk}).xreplace(self.substitution)
+        start = p.start.xreplace(self.substitution)
+        self.recurrences.append(Recurrence(name, tk, tk1, start, step))
+        value = f"{name}[0] = {sp.sstr(start)}, {name}[k+1] = {indexed_text(step.xreplace({tk: base[K]}))}"
+        self.facts.append(ParamFacts(name, p.definition.kind.value, p.definition.learnable, value))
+
+    def value(self, p: ParamForm) -> None:
+        """A constant or a schedule: substituted when fixed, kept as a symbol when learnable."""
+        name, definition = p.definition.name, p.definition
+        value = p.value.xreplace(self.substitution)
+        atom = sp.Symbol(name, real=True) if definition.kind is ParamKind.CONSTANT else sp.IndexedBase(name)[K]
+        if definition.learnable:
+            symbol = self.kept(name)
+            self.substitution[atom] = symbol
+            self.learnable[symbol] = value = value.xreplace(self.learnable)
+            self.symbols[name] = symbol
+        else:
+            self.substitution[atom] = value
+        self.facts.append(ParamFacts(name, definition.kind.value, definition.learnable, sp.sstr(value)))
+
+
+# Regions -----------------------------------------------------------------------------------------------------------
+
+
+def with_regions(params: Params, rho: sp.Poly, steps: tuple[sp.Expr, ...], values0: dict, depth: int):
+    """`params.facts` with the region of each learnable param, the others at their values `values0` (layer 0)."""
+    facts = []
+    for fact in params.facts:
+        symbol = params.symbols.get(fact.name) if fact.learnable else None
+        if symbol is not None:  # resolve makes only constants and schedules learnable
+            fact = dataclasses.replace(fact, region=_region(params, symbol, fact.name, rho, steps, values0, depth))
+        facts.append(fact)
+    return tuple(facts)
+
+
+def _region(params: Params, symbol, name: str, rho: sp.Poly, steps, values0: dict, depth: int) -> Region:
+    others = {s: v for s, v in values0.items() if s != symbol}
+    rho_p = sp.Poly([sp.cancel(c.xreplace(others)) for c in rho.all_coeffs()], ZETA)
+    steps_p = tuple(sp.cancel(c.xreplace(others)) for c in steps)
+    if not any(e.has(symbol) for e in (*rho_p.all_coeffs(), *steps_p)):
+        return Region(None, None, "does not enter rho or the limit ODE")
+    intervals = region.region(rho_p, steps_p, symbol)
+    if intervals is None:
+        return Region(None, None, "not derived exactly: the param enters other than rationally")
+    initial = params.learnable[symbol]
+    points = [initial.xreplace({K: layer}) for layer in range(depth)] if initial.has(K) else [initial]
+    inside = all(region.contains(intervals, p) for p in points)
+    note = "with the other learnable params at their initial values" if len(params.learnable) > 1 else None
+    return Region(region.describe(intervals, name), inside, note)
