@@ -5,6 +5,6 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from alg2net.api import check_source, compile_source, load
-from alg2net.errors import Alg2NetError
+from alg2net.errors import Alg2NetError, Alg2NetWarning
 
-__all__ = ["Alg2NetError", "__version__", "check_source", "compile_source", "load"]
+__all__ = ["Alg2NetError", "Alg2NetWarning", "__version__", "check_source", "compile_source", "load"]

@@ -6,7 +6,7 @@ import sys
 import types
 from pathlib import Path
 
-from alg2net.errors import Alg2NetError
+from alg2net.errors import Alg2NetError, Alg2NetWarning
 from alg2net.pipeline import check_source, compile_source
 
 
@@ -21,7 +21,9 @@ def load(path: str | Path, **options) -> type:
 
     path = Path(path)
     derived = pipeline.derive_source(path.read_text(encoding="utf-8"), str(path))
-    source = pipeline.emit(derived, make_options(**options))
+    checked = make_options(**options)
+    source = pipeline.emit(derived, checked)
+    pipeline.issue_warnings(derived, checked)
     name = derived.form.model.name
     module = types.ModuleType(f"alg2net_generated_{name}")
     module.__file__ = f"<alg2net:{path}>"
@@ -30,4 +32,4 @@ def load(path: str | Path, **options) -> type:
     return getattr(module, network_class_name(name))
 
 
-__all__ = ["Alg2NetError", "check_source", "compile_source", "load"]
+__all__ = ["Alg2NetError", "Alg2NetWarning", "check_source", "compile_source", "load"]

@@ -7,13 +7,16 @@ import json
 import os
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 
 from alg2net import __version__, pipeline
-from alg2net.codegen.options import ACTIVATIONS, BLOCKS, NORMS, make_options
-from alg2net.errors import Alg2NetError
+from alg2net.codegen.options import ACTIVATIONS, BLOCKS, NORMS, Options, make_options
+from alg2net.errors import Alg2NetError, render
+from alg2net.syntax import decode
 
-EXIT_OK, EXIT_FAILED_CHECK, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED_CHECK, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
+STDIN = STDOUT = "-"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     except Alg2NetError as error:
         print(error, file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `alg2net compile x.alg | head -1`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return EXIT_OK
     except KeyboardInterrupt:  # pragma: no cover - interactive only
         return 130
+    except Exception:  # noqa: BLE001 - a bug: say so in one line, then the traceback for the report
+        print(
+            "alg2net: internal error: this is a bug in alg2net; please report it with the input file and the command"
+            " line, and the traceback below",
+            file=sys.stderr,
+        )
+        traceback.print_exc()
+        return EXIT_INTERNAL_ERROR
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,8 +64,10 @@ def _add_compile(commands) -> None:
         help="write the PyTorch module of an algorithm",
         description="Write the PyTorch module of FILE.alg: every `grad F` becomes a learnable block.",
     )
-    compile_.add_argument("file", metavar="FILE.alg", help="the algorithm")
-    compile_.add_argument("-o", "--output", metavar="OUT.py", help="where to write the module (default: stdout)")
+    compile_.add_argument("file", metavar="FILE.alg", help="the algorithm (- for standard input)")
+    compile_.add_argument(
+        "-o", "--output", metavar="OUT.py", help="where to write the module (default, or -: standard output)"
+    )
     compile_.add_argument("--block", choices=list(BLOCKS), default="mlp", help="the learnable block (default: mlp)")
     compile_.add_argument(
         "--activation", choices=list(ACTIVATIONS), default="relu", help="activation in the blocks (default: relu)"
@@ -84,7 +100,7 @@ def _add_check(commands) -> None:
             "1 when not, 2 on bad input."
         ),
     )
-    check.add_argument("file", metavar="FILE.alg", help="the algorithm")
+    check.add_argument("file", metavar="FILE.alg", help="the algorithm (- for standard input)")
     check.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     check.add_argument(
         "--depth",
@@ -102,7 +118,7 @@ def _add_show(commands) -> None:
         help="print the learnable form of an algorithm",
         description="Print the learnable form of FILE.alg: every `grad F` replaced by its block T_F.",
     )
-    show.add_argument("file", metavar="FILE.alg", help="the algorithm")
+    show.add_argument("file", metavar="FILE.alg", help="the algorithm (- for standard input)")
     show.add_argument("--latex", action="store_true", help="print LaTeX (an aligned block) for papers")
     show.set_defaults(run=_show)
 
@@ -118,28 +134,34 @@ def _positive_int(text: str) -> int:
 
 
 def _read(path: str) -> str:
+    """The text of the file at `path` (standard input for `-`); a file that is not UTF-8 is a located error."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        print(f"{path}: error: cannot read the file: {reason}", file=sys.stderr)
+        data = sys.stdin.buffer.read() if path == STDIN else Path(path).read_bytes()
+    except OSError as error:
+        print(f"{path}: error: cannot read the file: {error.strerror or error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
+    return decode(data, _display_name(path))
+
+
+def _display_name(path: str) -> str:
+    return "<stdin>" if path == STDIN else path
 
 
 def _compile(args: argparse.Namespace) -> int:
     options = make_options(args.block, args.activation, args.hidden, args.tied, args.norm)
-    derived = pipeline.derive_source(_read(args.file), args.file)
+    derived = _derive(args.file)
     if args.strict:
         facts = pipeline.check(derived)
-        if facts["verdict"] != "guaranteed":
-            reasons = "; ".join(facts["reasons"])
+        if facts.verdict != "guaranteed":
+            reasons = "; ".join(facts.reasons)
             print(
-                f"{args.file}: error: --strict: `alg2net check` does not guarantee this network: {reasons}",
+                f"{derived.filename}: error: --strict: `alg2net check` does not guarantee this network: {reasons}",
                 file=sys.stderr,
             )
             return EXIT_FAILED_CHECK
     source = pipeline.emit(derived, options)
-    if args.output is None:
+    _print_warnings(derived, options)
+    if args.output in (None, STDOUT):
         sys.stdout.write(source)
     else:
         _write_atomically(Path(args.output), source)
@@ -147,22 +169,35 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    facts = pipeline.check(pipeline.derive_source(_read(args.file), args.file), args.depth)
+    derived = _derive(args.file)
+    facts = pipeline.check(derived, args.depth)
+    _print_warnings(derived)
     if args.json:
-        print(json.dumps(facts, ensure_ascii=False, indent=2))
+        print(json.dumps(facts.to_json(), ensure_ascii=False, indent=2))
     else:
         from alg2net.analysis.report import render
 
-        sys.stdout.write(render(facts, args.file))
-    return EXIT_OK if facts["verdict"] == "guaranteed" else EXIT_FAILED_CHECK
+        sys.stdout.write(render(facts, derived.filename))
+    return EXIT_OK if facts.verdict == "guaranteed" else EXIT_FAILED_CHECK
 
 
 def _show(args: argparse.Namespace) -> int:
     from alg2net.printing import show_text
 
-    derived = pipeline.derive_source(_read(args.file), args.file)
+    derived = _derive(args.file)
+    _print_warnings(derived)
     sys.stdout.write(show_text(derived.form, latex=args.latex))
     return EXIT_OK
+
+
+def _derive(path: str) -> pipeline.Derived:
+    return pipeline.derive_source(_read(path), _display_name(path))
+
+
+def _print_warnings(derived: pipeline.Derived, options: Options | None = None) -> None:
+    """Warnings go to stderr, located like errors; they never change the exit status."""
+    for diagnostic in pipeline.warnings_of(derived, options):
+        print(render(diagnostic, derived.filename, derived.text), file=sys.stderr)
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -9,6 +9,7 @@ real value (`1/0`, `sqrt(-1)`) or out of float64 range is a located error.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from alg2net import ir
-from alg2net.errors import fail
+from alg2net.errors import Diagnostic, fail
 from alg2net.resolve import Model, ParamDef
 
 K = sp.Symbol("k", integer=True, nonnegative=True)
@@ -147,7 +148,56 @@ def derive(model: Model) -> LearnableForm:
                 seen.add(call)
                 calls.append(call)
         steps.append(Step(update.target, 1 if update.is_state else 0, value, tuple(calls), update.implicit))
-    return LearnableForm(model, params, tuple(steps))
+    return _without_cancelled(model, params, tuple(steps))
+
+
+def _without_cancelled(model: Model, params: tuple[ParamForm, ...], steps: tuple[Step, ...]) -> LearnableForm:
+    """The form without the functions and params whose every use cancels (`0 * grad g(x[k])`, `beta*(x[k] - x[k])`),
+    with a warning for each: the network has no block or param that gets no gradient."""
+    atoms = set().union(*(step.value.atoms(sp.Symbol, sp.Indexed, AppliedUndef) for step in steps))
+    called = {function_of(atom) for atom in atoms if is_block(atom) or is_prox(atom)}
+    used = {str(atom.base) if isinstance(atom, sp.Indexed) else str(atom) for atom in atoms}
+    for param in reversed(params):  # a param is used when a step or a later used param reads it
+        if param.definition.name in used:
+            expressions = (param.value,) if param.start is None else (param.value, param.start)
+            used |= {
+                str(a.base) if isinstance(a, sp.Indexed) else str(a)
+                for e in expressions
+                for a in e.atoms(sp.Symbol, sp.Indexed)
+            }
+    warnings = [
+        _cancelled(f"every call of `grad {f}`", _first_use(model, f)) for f in model.functions if f not in called
+    ]
+    warnings += [
+        _cancelled(f"the param '{p.definition.name}'", p.definition.span)
+        for p in params
+        if p.definition.name not in used
+    ]
+    if not warnings:
+        return LearnableForm(model, params, steps)
+    kept = tuple(p for p in params if p.definition.name in used)
+    model = dataclasses.replace(
+        model,
+        params=tuple(p.definition for p in kept),
+        functions=tuple(f for f in model.functions if f in called),
+        warnings=model.warnings + tuple(warnings),
+    )
+    return LearnableForm(model, kept, steps)
+
+
+def _first_use(model: Model, function: str) -> ir.Span:
+    calls = (n for u in model.updates for n in ir.walk(u.value) if isinstance(n, (ir.Grad, ir.Prox)))
+    return next(call.span for call in calls if call.function == function)
+
+
+def _cancelled(what: str, span: ir.Span) -> Diagnostic:
+    return Diagnostic(
+        "dead-code",
+        f"{what} cancels (its terms add up to 0); it is left out of the network",
+        span,
+        "delete the terms, or correct them so that they do not cancel",
+        severity="warning",
+    )
 
 
 def _param_form(definition: ParamDef) -> ParamForm:

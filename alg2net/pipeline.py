@@ -11,17 +11,21 @@ Each is imported on first use, so `check` never loads black or jinja2. A caller 
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from alg2net import __version__
 from alg2net.codegen.options import Options, make_options
 from alg2net.derive import LearnableForm, derive
-from alg2net.errors import Alg2NetError, fail
+from alg2net.errors import Alg2NetError, Alg2NetWarning, Diagnostic, fail
 from alg2net.resolve import MAX_DEPTH, resolve
 from alg2net.syntax import parse
 from alg2net.values import check_values
+
+if TYPE_CHECKING:
+    from alg2net.analysis import CheckFacts
 
 T = TypeVar("T")
 
@@ -40,8 +44,26 @@ def derive_source(text: str, filename: str = "<input>") -> Derived:
     return Derived(_located(lambda: check_values(derive(resolve(parse(text)))), text, filename), text, filename)
 
 
-def check(derived: Derived, depth: int = 100) -> dict:
-    """The facts of `alg2net check` (check.md) for a derived algorithm."""
+def warnings_of(derived: Derived, options: Options | None = None) -> tuple[Diagnostic, ...]:
+    """What the compiler advises about `derived` (what it left out as dead code) and, given `options`, about
+    compiling it with them (BatchNorm in a block a layer calls several times). The command line prints them."""
+    found = derived.form.model.warnings
+    if options is not None:
+        from alg2net.codegen.describe import compile_warnings
+
+        found += compile_warnings(derived.form, options)
+    return found
+
+
+def issue_warnings(derived: Derived, options: Options | None = None) -> None:
+    """`warnings_of`, issued as `Alg2NetWarning`s: how the Python API tells its caller."""
+    for diagnostic in warnings_of(derived, options):
+        warnings.warn(Alg2NetWarning(diagnostic, derived.filename, derived.text), stacklevel=3)
+
+
+def check(derived: Derived, depth: int = 100) -> CheckFacts:
+    """The facts of `alg2net check` (check.md) for a derived algorithm; their `to_json()` is what `check --json`
+    prints."""
     from alg2net.analysis import check as analyse
 
     if depth < 1:
@@ -68,22 +90,30 @@ def compile_source(
     norm: str | None = None,
     filename: str = "<input>",
 ) -> str:
-    """The source of the generated module, exactly as `alg2net compile` writes it.
+    """The source of the generated module, exactly as `alg2net compile` writes it; its warnings are issued as
+    `Alg2NetWarning`s.
 
     Raises:
         Alg2NetError: the text is not a valid algorithm, or an option is out of range.
     """
     options = make_options(block=block, activation=activation, hidden=hidden, tied=tied, norm=norm)
-    return emit(derive_source(text, filename), options)
+    derived = derive_source(text, filename)
+    source = emit(derived, options)
+    issue_warnings(derived, options)
+    return source
 
 
 def check_source(text: str, *, depth: int = 100, filename: str = "<input>") -> dict:
     """The facts of `alg2net check --json` for `text`: rho, roots, consistency, stability, order, limit ODE, verdict.
+    Its warnings are issued as `Alg2NetWarning`s.
 
     Raises:
         Alg2NetError: the text is not a valid algorithm, or `depth` is below 1.
     """
-    return check(derive_source(text, filename), depth)
+    derived = derive_source(text, filename)
+    facts = check(derived, depth)
+    issue_warnings(derived)
+    return facts.to_json()
 
 
 # The stages after parsing recurse along an expression's tree, two frames a level; resolve refuses trees deeper

@@ -135,7 +135,7 @@ def _domain_failure(expr: sp.Expr) -> int | None:
 def _iterate(step: sp.Expr, current: sp.Indexed, start: sp.Expr) -> list:
     """start, step(start), ... for SCANNED_LAYERS layers or until float64 overflows; a last int j says that the
     value of index j has no finite real value."""
-    sequence = [mpmath.mpf(sp.Float(start, _DIGITS))]
+    sequence = [mpmath.mpf(sp.N(start, _DIGITS))]
     if any(atom != current for atom in step.atoms(sp.Indexed)):
         return sequence  # it reads another recurrence: not scanned here
     function = sp.lambdify((current, K), step, "mpmath")

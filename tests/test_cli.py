@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -199,7 +200,8 @@ def test_unreadable_file(tmp_path: Path, kind: str, capsys):
     target = tmp_path / "net.py"
     status, out, err = run_main(["compile", str(path), "-o", str(target)], capsys)
     assert (status, out) == (2, "")
-    assert err.startswith(f"{path}: error: cannot read")
+    expected = f"{path}: error: cannot read" if kind == "directory" else f"{path}:2:15: error: the file is not UTF-8"
+    assert err.startswith(expected)
     assert not target.exists()
 
 
@@ -293,3 +295,74 @@ def test_python_dash_m_compiles_and_reports_version(tmp_path: Path):
     assert usage.returncode == 2 and "Traceback" not in usage.stderr and usage.stdout == ""
     helped = run_cli("compile", "--help")
     assert helped.returncode == 0 and "--block" in helped.stdout
+
+
+# input and output edges ----------------------------------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_utf8_is_a_located_error(tmp_path: Path, capsys):
+    path = tmp_path / "latin.alg"
+    path.write_bytes("algorithm a\n# café\nx[k+1] = x[k] - grad f(x[k])\n".encode("latin-1"))
+    status, out, err = run_main(["check", str(path)], capsys)
+    assert (status, out) == (2, "")
+    assert err.startswith(f"{path}:2:6: error: the file is not UTF-8 text: byte 0xe9")
+    assert err.rstrip().endswith("^") and "Traceback" not in err
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path, capsys):
+    path = tmp_path / "bom.alg"
+    path.write_text(HEAVY_BALL.read_text(encoding="utf-8"), encoding="utf-8-sig")
+    assert run_main(["show", str(path)], capsys)[:2] == (0, run_main(["show", str(HEAVY_BALL)], capsys)[1])
+
+
+def _with_input(text: str, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "alg2net", *args]
+    return subprocess.run(command, input=text, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_dash_reads_standard_input():
+    source = HEAVY_BALL.read_text(encoding="utf-8")
+    for command in ("check", "show", "compile"):
+        run = _with_input(source, command, "-")
+        assert run.returncode == 0, run.stderr
+        assert run.stdout == run_cli(command, str(HEAVY_BALL)).stdout.replace(str(HEAVY_BALL), "<stdin>")
+    bad = _with_input(BROKEN, "check", "-")
+    assert bad.returncode == 2 and bad.stderr.startswith("<stdin>:3:17: error: unknown name 'h'")
+
+
+def test_a_closed_pipe_is_no_error():
+    command = f"{sys.executable} -m alg2net compile {HEAVY_BALL} | head -1"
+    run = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120, check=False)
+    assert run.stdout.startswith('"""HeavyBall') and run.stderr == ""
+
+
+def test_an_internal_error_exits_3_with_a_one_line_request_for_a_report(monkeypatch, capsys):
+    def broken_stage(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("alg2net.pipeline.derive", broken_stage)
+    status, out, err = run_main(["check", str(HEAVY_BALL)], capsys)
+    assert (status, out) == (3, "")
+    first, *rest = err.splitlines()
+    assert first.startswith("alg2net: internal error: this is a bug in alg2net; please report it")
+    assert rest[0] == "Traceback (most recent call last):" and rest[-1] == "RuntimeError: a bug"
+
+
+def test_warnings_are_printed_located_and_keep_the_exit_status(tmp_path: Path, capsys):
+    path = tmp_path / "dead.alg"
+    path.write_text("algorithm a\nparam c = 2\ny[k] = grad g(x[k])\nx[k+1] = x[k] - grad f(x[k])\n", encoding="utf-8")
+    for command in ("check", "show", "compile"):
+        status, out, err = run_main([command, str(path)], capsys)
+        assert status == 0 and out
+        assert err.startswith(f"{path}:2:1: warning: the param 'c' is never used")
+        assert f"{path}:3:1: warning: the auxiliary 'y' never reaches the output 'x'" in err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        alg2net.compile_source(path.read_text(encoding="utf-8"))
+    assert [w.category for w in caught] == [alg2net.Alg2NetWarning] * 2
+    assert [w.message.diagnostic.span.line for w in caught] == [2, 3]
+
+
+def test_dash_o_writes_standard_output(capsys):
+    status, out, _ = run_main(["compile", str(HEAVY_BALL), "-o", "-"], capsys)
+    assert status == 0 and out == alg2net.compile_source(HEAVY_BALL.read_text(encoding="utf-8"))

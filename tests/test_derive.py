@@ -9,6 +9,7 @@ from ir_builders import add, at, auxiliary, grad, heavy_ball, mul, num, param, p
 from alg2net import ir
 from alg2net.derive import BlockCall, K, block, derive, function_of, is_block, is_prox, prox, vector
 from alg2net.resolve import resolve
+from alg2net.syntax import parse
 
 H, BETA = sp.Symbol("h", real=True), sp.Symbol("beta", real=True)
 
@@ -72,3 +73,23 @@ def test_grad_of_a_function_named_like_a_block_is_a_block():
     (step,) = _form(program(update("x", sub(at("x"), grad("T_f", at("x")))))).steps
     (call,) = step.calls
     assert call.function == "T_f" and is_block(call.expr) and function_of(call.expr) == "T_f"
+
+
+def test_functions_and_params_whose_every_use_cancels_are_left_out_with_a_warning():
+    text = (
+        "algorithm a\nparam beta = 0.5 learnable\nparam c = 2\nparam d = c*3\n"
+        "x[k+1] = x[k] - grad f(x[k]) - 0*grad g(x[k]) + beta*(x[k] - x[k]) + d*0*x[k]\n"
+    )
+    form = derive(resolve(parse(text)))
+    assert form.model.functions == ("f",) and form.params == () and form.model.params == ()
+    assert [(w.code, w.span.line) for w in form.model.warnings] == [
+        ("dead-code", 5),
+        *(("dead-code", n) for n in (2, 3, 4)),
+    ]
+    assert "grad g" in form.model.warnings[0].message and "'beta'" in form.model.warnings[1].message
+
+
+def test_a_param_read_only_by_a_used_param_is_kept():
+    text = "algorithm a\nparam c = 2\nparam d = c*3\nx[k+1] = x[k] - d*grad f(x[k])\n"
+    form = derive(resolve(parse(text)))
+    assert [p.definition.name for p in form.params] == ["c", "d"] and form.model.warnings == ()

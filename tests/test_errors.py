@@ -340,7 +340,13 @@ def test_a_broken_example_names_its_file(stem: str, tmp_path: Path):
 
 @pytest.mark.parametrize(
     "options, word",
-    [({"block": "rnn"}, "rnn"), ({"activation": "swish"}, "swish"), ({"hidden": 0}, "hidden")],
+    [
+        ({"block": "rnn"}, "rnn"),
+        ({"activation": "swish"}, "swish"),
+        ({"hidden": 0}, "hidden"),
+        ({"block": "conv", "norm": "layer"}, "layer"),
+        ({"norm": "group"}, "--norm"),  # the mlp block has no normalization to choose
+    ],
 )
 def test_bad_options_raise_alg2net_error(options: dict, word: str):
     """module.md: errors of the Python API raise Alg2NetError, options included."""
