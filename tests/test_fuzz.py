@@ -436,3 +436,21 @@ def test_params_named_like_the_solver_attributes_are_renamed(load_source):
 def test_a_recurrence_may_start_at_an_irrational_value():
     text = "algorithm x\nparam z[0] = sqrt(2)\nparam z[k+1] = z[k]/2 + 1\nv[k+1] = v[k] - z[k]*grad f(v[k])\n"
     assert alg2net.check_source(text)["verdict"] == "guaranteed"
+
+
+@pytest.mark.parametrize("name", ["__init__", "__dict__", "__call__", "__module__", "__class__", "__x", "__"])
+def test_dunder_and_mangled_names_keep_one_underscore(name: str, load_source):
+    network = load_source(f"algorithm a\nparam {name} = 0.5\nx[k+1] = x[k] - {name}*grad {name}(x[k])\n")
+    kept = "_" + name.lstrip("_")
+    model = network(3, 2, **{kept: 0.25})
+    assert float(getattr(model, kept)) == 0.25 and list(model.blocks) == [kept]
+    assert model(torch.ones(2, 3)).shape == (2, 3)
+
+
+def test_control_characters_in_comments_are_escaped_in_the_docstring():
+    comment = "# nul \x00 esc \x1b del \x7f tab \t cr \r line separator \u2028 end"
+    source = alg2net.compile_source(f"algorithm a\n{comment}\nx[k+1] = x[k] - grad f(x[k])\n")
+    assert all(c == "\n" or c.isprintable() for c in source)
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102 - the compiler's own output
+    assert "nul \x00 esc \x1b del \x7f tab \t cr \r line separator \u2028 end" in namespace["__doc__"]

@@ -161,7 +161,9 @@ def _number(text: str) -> str:
 
 
 def _module_doc(form: LearnableForm, name: str, source: str, version: str) -> str:
-    listing = "\n".join(f"    {line}".rstrip() for line in source.strip("\n").splitlines())
+    # The language's line ends (\n, \r\n), not splitlines': a lone \r or \u2028 in a comment stays in its line.
+    lines = [line.removesuffix("\r") for line in source.strip("\n").split("\n")]
+    listing = "\n".join(f"    {line}".rstrip() for line in lines)
     learnable = "\n".join(f"    {line}" for line in learnable_lines(form))
     text = (
         f"{name}: the network of the algorithm `{form.model.name}`, compiled by alg2net {version}.\n\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import unicodedata
 
 from alg2net.codegen.options import BLOCKS
 
@@ -137,8 +138,10 @@ class Namespace:
         self.taken: set[str] = set()
 
     def claim(self, preferred: str) -> str:
-        """`preferred`, or `preferred_` if Python or the scope reserves it, or `preferred_2`, `_3`... if taken."""
-        name = preferred
+        """`preferred`, or `preferred_` if Python or the scope reserves it, or `preferred_2`, `_3`... if taken. A name
+        with two leading underscores keeps one (`__init__` -> `_init__`): Python reserves `__x__` names and mangles
+        `__x` inside a class body."""
+        name = "_" + preferred.lstrip("_") if preferred.startswith("__") else preferred
         if name in self.reserved or keyword.iskeyword(name):
             name += "_"
         candidate, n = name, 2
@@ -150,8 +153,20 @@ class Namespace:
 
 
 def docstring_text(text: str) -> str:
-    """Text that can sit inside a triple-quoted docstring unchanged in meaning."""
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    """Text that can sit inside a triple-quoted docstring unchanged in meaning: backslashes and quotes escaped, and
+    control characters (NUL, ESC, a lone carriage return; any but the newline) written as `\\xNN` escapes."""
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return "".join(_escape(c) if _is_control(c) else c for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _is_control(char: str) -> bool:
+    """Characters a source line may not hold as they are: control characters and Unicode line breaks."""
+    return char != "\n" and (unicodedata.category(char) in ("Cc", "Zl", "Zp"))
 
 
 def class_name(algorithm: str, forbidden: set[str]) -> str:
