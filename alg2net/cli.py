@@ -120,6 +120,11 @@ def _add_show(commands) -> None:
     )
     show.add_argument("file", metavar="FILE.alg", help="the algorithm (- for standard input)")
     show.add_argument("--latex", action="store_true", help="print LaTeX (an aligned block) for papers")
+    show.add_argument(
+        "--inverse",
+        action="store_true",
+        help="print one iteration run backwards (exit 1 with the blocking term when there is none)",
+    )
     show.set_defaults(run=_show)
 
 
@@ -186,8 +191,14 @@ def _show(args: argparse.Namespace) -> int:
 
     derived = _derive(args.file)
     _print_warnings(derived)
-    sys.stdout.write(show_text(derived.form, latex=args.latex))
-    return EXIT_OK
+    if not args.inverse:
+        sys.stdout.write(show_text(derived.form, latex=args.latex))
+        return EXIT_OK
+    from alg2net.inverse import inverse_text, invert
+
+    inverse = invert(derived.form)
+    sys.stdout.write(inverse_text(derived.form.model.name, inverse, latex=args.latex))
+    return EXIT_OK if inverse.invertible else EXIT_FAILED_CHECK
 
 
 def _derive(path: str) -> pipeline.Derived:

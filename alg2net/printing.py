@@ -254,9 +254,14 @@ def show_text(form: LearnableForm, latex: bool = False) -> str:
         for step, line in zip(form.steps, learnable_lines(form)):
             lines.append(line + ("   (implicit)" if step.implicit else ""))
         return "\n".join(lines) + "\n"
+    return latex_aligned([(step.lhs, step.value) for step in form.steps])
+
+
+def latex_aligned(rows: list[tuple[sp.Expr, sp.Expr]]) -> str:
+    """`left &= right` rows in a LaTeX `aligned` block, every name of the language valid LaTeX."""
     printer = _LatexPrinter()
-    rows = [rf"{printer.doprint(step.lhs)} &= {printer.doprint(step.value)}" for step in form.steps]
-    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}\n"
+    lines = [rf"{printer.doprint(left)} &= {printer.doprint(right)}" for left, right in rows]
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n"
 
 
 def _param_lines(param) -> list[str]:

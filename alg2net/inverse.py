@@ -1,0 +1,135 @@
+"""The derived inverse (memory.md): can one iteration be run backwards in closed form, and by which formulas?
+
+Assumes a `LearnableForm` from `alg2net.derive`. Guarantees an `Inverse`: for an invertible algorithm, one
+`InverseStep` per state update in reverse Gauss-Seidel order, each giving the value the update overwrote (the
+oldest lag of its state that the iteration reads; with no lag, `x[k]`) as an expression of values known at that
+point of the backward pass, with blocks evaluated only at known values; and the conditions on the params under
+which the formulas hold (`beta != 0`). Otherwise the statement and the term that block the inverse. Auxiliaries are
+substituted by their definitions, so the inverse reads only states. Implicit algorithms are not invertible here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from alg2net.derive import K, LearnableForm, Step, function_of, is_block, is_prox, vector
+from alg2net.printing import DslPrinter, latex_aligned
+
+
+@dataclass(frozen=True, slots=True)
+class InverseStep:
+    """`target[k + offset] = value`: the value an update overwrote, recovered."""
+
+    target: str
+    offset: int
+    value: sp.Expr
+
+    @property
+    def lhs(self) -> sp.Indexed:
+        return vector(self.target, self.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Inverse:
+    """The backward iteration, or why there is none (`blocked_by`, in the language's notation)."""
+
+    steps: tuple[InverseStep, ...]
+    conditions: tuple[sp.Expr, ...]  # expressions of the params that must not be 0
+    blocked_by: str | None = None
+
+    @property
+    def invertible(self) -> bool:
+        return self.blocked_by is None
+
+    def lines(self) -> list[str]:
+        """The inverse iteration in the language's notation, one recovered value a line."""
+        printer = DslPrinter()
+        return [f"{printer.doprint(step.lhs)} = {printer.doprint(step.value)}" for step in self.steps]
+
+    def condition_texts(self) -> list[str]:
+        return [f"{DslPrinter().doprint(condition)} != 0" for condition in self.conditions]
+
+
+def inverse_text(name: str, inverse: Inverse, latex: bool = False) -> str:
+    """What `alg2net show --inverse` prints: the backward iteration and its conditions, or why there is none."""
+    if not inverse.invertible:
+        return f"algorithm {name} is not invertible: {inverse.blocked_by}\n"
+    if latex:
+        return latex_aligned([(step.lhs, step.value) for step in inverse.steps])
+    conditions = ", ".join(inverse.condition_texts())
+    where = [f"where {conditions}"] if conditions else []
+    return "\n".join([f"algorithm {name}, one iteration backwards", *inverse.lines(), *where]) + "\n"
+
+
+def invert(form: LearnableForm) -> Inverse:
+    """The inverse of one iteration of `form` (memory.md, Invertibility)."""
+    if any(step.implicit for step in form.steps):
+        return _blocked("an implicit step (a fixed-point solve) cannot be run backwards in closed form")
+    lags = form.lags()
+    oldest = {state: vector(state, -lags[state]) for state in form.model.states}
+    definitions = {vector(step.target): step.value for step in form.steps if step.offset == 0}
+    unknown = set(oldest.values())  # the values before the iteration that the backward pass must recover
+    steps, conditions = [], []
+    for step in reversed([s for s in form.steps if s.offset == 1]):
+        target = oldest[step.target]
+        value = _expand(step.value, definitions)
+        blocked = _blocking(step, definitions, target, unknown)
+        if blocked is not None:
+            return _blocked(blocked)
+        coefficient = sp.factor(sp.diff(value, target))
+        if coefficient == 0 or coefficient.has(target):
+            how = "does not appear" if coefficient == 0 else "appears nonlinearly"
+            return _blocked(f"{_dsl(target)} {how} in the update of {_dsl(step.lhs)}")
+        steps.append(InverseStep(step.target, -lags[step.target], _solved(value, target, coefficient, step.lhs)))
+        conditions += [factor for factor in _factors(coefficient) if factor not in conditions]
+        unknown.discard(target)
+    return Inverse(tuple(steps), tuple(conditions))
+
+
+def _solved(value: sp.Expr, target: sp.Indexed, coefficient: sp.Expr, after: sp.Indexed) -> sp.Expr:
+    """`target` from `after = value`, where `value` is `coefficient*target + rest`: (after - rest)/coefficient,
+    written with a positive divisor."""
+    numerator = after - sp.expand(value - coefficient * target)
+    if coefficient.could_extract_minus_sign():
+        numerator, coefficient = -numerator, -coefficient
+    return numerator if coefficient == 1 else sp.Mul(numerator, 1 / coefficient)
+
+
+def _blocked(reason: str) -> Inverse:
+    return Inverse((), (), reason)
+
+
+def _expand(value: sp.Expr, definitions: dict[sp.Indexed, sp.Expr]) -> sp.Expr:
+    """`value` with every auxiliary replaced by its definition (definitions read only earlier ones)."""
+    while any(value.has(aux) for aux in definitions):
+        value = value.xreplace(definitions)
+    return value
+
+
+def _blocking(step: Step, definitions: dict, target: sp.Indexed, unknown: set[sp.Indexed]) -> str | None:
+    """Why `target` cannot be solved for in `step`, or None; the blocking term is named as the algorithm writes it."""
+    value = _expand(step.value, definitions)
+    for node in sp.preorder_traversal(step.value):
+        if (is_block(node) or is_prox(node)) and any(_expand(node.args[0], definitions).has(u) for u in unknown):
+            kind = "grad" if is_block(node) else "prox"
+            return (
+                f"{kind} {function_of(node)}({_dsl(node.args[0])}) in the update of {_dsl(step.lhs)}: recovering"
+                f" {_dsl(target)} would need the inverse of a block"
+            )
+    others = sorted((u for u in unknown - {target} if value.has(u)), key=sp.default_sort_key)
+    if others:
+        return f"the update of {_dsl(step.lhs)} reads {_dsl(others[0])}, which is recovered only later"
+    return None
+
+
+def _factors(coefficient: sp.Expr) -> list[sp.Expr]:
+    """The factors of `coefficient` that depend on params: each must not be 0 for the inverse to exist."""
+    numerator = sp.fraction(sp.factor(coefficient))[0]
+    bases = [factor.as_base_exp()[0] for factor in sp.Mul.make_args(numerator)]  # beta^2 != 0 is beta != 0
+    return [base for base in bases if base.free_symbols - {K}]
+
+
+def _dsl(expr: sp.Expr) -> str:
+    return DslPrinter().doprint(expr)

@@ -1,0 +1,150 @@
+"""The derived inverse (memory.md): which algorithms can be run backwards, by which formulas, and a property test
+that the inverse undoes one iteration, exactly in SymPy and numerically with a nonlinear block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alg2net.cli import main
+from alg2net.derive import K, LearnableForm, function_of, is_block
+from alg2net.inverse import invert
+from alg2net.pipeline import derive_source
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+LEAPFROG = "algorithm leapfrog\nparam h = 0.1\nx[k+1] = x[k-1] - 2*h*grad f(x[k])\n"
+REVERSIBLE_HEUN = (
+    "algorithm reversible_heun\nparam lam = 0.999\nparam h = 0.1\noutput z\n"
+    "y[k+1] = lam*y[k] + (1 - lam)*z[k] - h*grad f(z[k])\nz[k+1] = z[k] - h*grad f(y[k+1])\n"
+)
+
+
+def _form(name_or_text: str) -> LearnableForm:
+    text = name_or_text if "\n" in name_or_text else (EXAMPLES / f"{name_or_text}.alg").read_text(encoding="utf-8")
+    return derive_source(text).form
+
+
+@pytest.mark.parametrize(
+    "source, lines, conditions",
+    [
+        ("heavy_ball", ["x[k-1] = (x[k] + beta*x[k] - h*T_f(x[k]) - x[k+1])/beta"], ["beta != 0"]),
+        ("lm_resnet", ["x[k-1] = (x[k+1] + h*T_f(x[k]) + kn[k]*x[k] - x[k])/kn[k]"], ["kn[k] != 0"]),
+        (
+            "momentum_resnet",
+            ["x[k] = x[k+1] - v[k+1]", "v[k] = (v[k+1] + T_f(x[k]) - gamma*T_f(x[k]))/gamma"],
+            ["gamma != 0"],
+        ),
+        (LEAPFROG, ["x[k-1] = x[k+1] + 2*h*T_f(x[k])"], []),
+        (
+            REVERSIBLE_HEUN,
+            ["z[k] = z[k+1] + h*T_f(y[k+1])", "y[k] = (y[k+1] + h*T_f(z[k]) + lam*z[k] - z[k])/lam"],
+            ["lam != 0"],
+        ),
+    ],
+)
+def test_invertible_algorithms_and_their_inverse(source: str, lines: list[str], conditions: list[str]):
+    inverse = invert(_form(source))
+    assert inverse.invertible and inverse.lines() == lines and inverse.condition_texts() == conditions
+
+
+@pytest.mark.parametrize(
+    "name, term",
+    [
+        ("gradient_descent", "grad f(x[k]) in the update of x[k+1]: recovering x[k]"),
+        ("nesterov", "grad f(y[k]) in the update of x[k+1]: recovering x[k-1]"),
+        ("adams_bashforth2", "grad f(x[k-1]) in the update of x[k+1]"),
+        ("heun", "grad f(x[k]) in the update of x[k+1]"),
+        ("proximal_point", "an implicit step"),
+    ],
+)
+def test_algorithms_that_are_not_invertible_name_the_blocking_term(name: str, term: str):
+    inverse = invert(_form(name))
+    assert not inverse.invertible and inverse.blocked_by.startswith(term)
+
+
+def test_show_inverse(capsys):
+    assert main(["show", "--inverse", str(EXAMPLES / "heavy_ball.alg")]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "x[k-1] = (x[k] + beta*x[k] - h*T_f(x[k]) - x[k+1])/beta",
+        "where beta != 0",
+    ]
+    assert main(["show", "--inverse", str(EXAMPLES / "nesterov.alg")]) == 1
+    assert "is not invertible: grad f(y[k])" in capsys.readouterr().out
+    assert main(["show", "--inverse", "--latex", str(EXAMPLES / "momentum_resnet.alg")]) == 0
+    assert capsys.readouterr().out.startswith("\\begin{aligned}\n{x}_{k} &= ")
+
+
+# inverse after step is the identity ------------------------------------------------------------------------------
+
+_NONZERO = st.sampled_from(["0.5", "-0.7", "1.3", "2", "-1.5", "0.25"])
+_ANY = st.sampled_from(["0", "0.5", "-1", "1.2", "0.3"])
+
+
+@st.composite
+def invertible_programs(draw) -> str:
+    """A one-state multistep scheme whose oldest lag appears outside the block, or a two-state momentum scheme."""
+    if draw(st.booleans()):
+        lag = draw(st.integers(1, 3))
+        terms = [f"{draw(_ANY)}*x[k-{j}]" for j in range(lag)] + [f"{draw(_NONZERO)}*x[k-{lag}]"]
+        inner = " + ".join(f"{draw(_ANY)}*x[k-{j}]" for j in range(lag)) + " + x[k]"
+        return f"algorithm a\nparam h = {draw(_NONZERO)}\nx[k+1] = {' + '.join(terms)} - h*grad f({inner})\n"
+    gamma, c, d = draw(_NONZERO), draw(_ANY), draw(_ANY)
+    return (
+        f"algorithm a\nparam gamma = {gamma}\noutput x\n"
+        f"v[k+1] = gamma*v[k] - {c}*grad f(x[k]) + {d}*x[k]\nx[k+1] = x[k] + v[k+1] + {d}*grad g(v[k+1])\n"
+    )
+
+
+def _block(function: str):
+    rng = np.random.default_rng(abs(hash(function)) % 2**32)
+    matrix = rng.normal(size=(4, 4))
+    return lambda v: np.tanh(matrix @ v)
+
+
+def _evaluate(expr: sp.Expr, values: dict) -> np.ndarray:
+    """`expr` with the vectors of `values` and the nonlinear blocks `_block(F)`, evaluated with numpy."""
+    if is_block(expr):
+        return _block(function_of(expr))(np.broadcast_to(_evaluate(expr.args[0], values), (4,)))  # may cancel to 0
+    if isinstance(expr, sp.Indexed):
+        return values[expr]
+    if isinstance(expr, sp.Add):
+        return sum(_evaluate(arg, values) for arg in expr.args)
+    if isinstance(expr, sp.Mul):
+        result = 1.0
+        for arg in expr.args:
+            result = result * _evaluate(arg, values)
+        return result
+    if isinstance(expr, sp.Pow):
+        return _evaluate(expr.base, values) ** float(expr.exp)
+    return float(expr)
+
+
+@settings(max_examples=40, deadline=None)
+@given(invertible_programs(), st.integers(0, 2**31))
+def test_the_inverse_undoes_one_iteration(text: str, seed: int):
+    form = derive_source(text).form
+    inverse = invert(form)
+    assert inverse.invertible, inverse.blocked_by
+    params = {sp.Symbol(p.definition.name, real=True): p.value for p in form.params}
+    rng = np.random.default_rng(seed)
+    lags = form.lags()
+    before = {sp.IndexedBase(s)[K - j]: rng.normal(size=4) for s in form.model.states for j in range(lags[s] + 1)}
+    values = dict(before)
+    for step in form.steps:  # one iteration, Gauss-Seidel
+        values[step.lhs] = _evaluate(step.value.xreplace(params), values)
+    after = {key: value for key, value in values.items() if key not in [v for v in before if _oldest(v, lags)]}
+    for step in inverse.steps:
+        after[step.lhs] = _evaluate(step.value.xreplace(params), after)
+        assert np.allclose(after[step.lhs], before[step.lhs], atol=1e-9)
+        # exactly: the forward update, with the recovered value substituted, gives back the value after
+        forward = next(s for s in form.steps if s.target == step.target and s.offset == 1)
+        assert sp.simplify(forward.value.xreplace({step.lhs: step.value}) - forward.lhs) == 0
+
+
+def _oldest(value: sp.Indexed, lags: dict) -> bool:
+    return value.indices[0] == K - lags[str(value.base)]
