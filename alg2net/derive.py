@@ -135,10 +135,12 @@ def offset_of(entry: sp.Indexed) -> int:
 def derive(model: Model) -> LearnableForm:
     """The learnable form of `model`: every update with `grad F` replaced by its block `T_F`."""
     params = tuple(_param_form(p) for p in model.params)
+    values = {update.target: to_sympy(update.value) for update in model.updates}
+    model = _without_cancelled_updates(model, values)
     steps = []
     seen: set[BlockCall] = set()
     for update in model.updates:
-        value = to_sympy(update.value)
+        value = values[update.target]
         unknown = vector(update.target, 1) if update.is_state else None
         calls = []
         for call in _block_calls(update.value):
@@ -149,6 +151,34 @@ def derive(model: Model) -> LearnableForm:
                 calls.append(call)
         steps.append(Step(update.target, 1 if update.is_state else 0, value, tuple(calls), update.implicit))
     return _without_cancelled(model, params, tuple(steps))
+
+
+def _without_cancelled_updates(model: Model, values: dict[str, sp.Expr]) -> Model:
+    """`model` without the updates that reach the output only through terms that cancel (`z[k+1] = u[k] - u[k]`),
+    with a warning for each, and without the functions only they call."""
+    live, pending = set(), [model.output]
+    while pending:
+        name = pending.pop()
+        if name not in live:
+            live.add(name)
+            pending += [str(a.base) for a in values[name].atoms(sp.Indexed) if str(a.base) in values]
+    if live == set(values):
+        return model
+    kinds = {True: "state", False: "auxiliary"}
+    warnings = [
+        _cancelled(f"the {kinds[u.is_state]} '{u.target}' reaches the output only through terms that", u.span)
+        for u in model.updates
+        if u.target not in live
+    ]
+    updates = tuple(u for u in model.updates if u.target in live)
+    called = {n.function for u in updates for n in ir.walk(u.value) if isinstance(n, (ir.Grad, ir.Prox))}
+    return dataclasses.replace(
+        model,
+        updates=updates,
+        zero_init=model.zero_init & live,
+        functions=tuple(f for f in model.functions if f in called),
+        warnings=model.warnings + tuple(warnings),
+    )
 
 
 def _without_cancelled(model: Model, params: tuple[ParamForm, ...], steps: tuple[Step, ...]) -> LearnableForm:
@@ -166,10 +196,12 @@ def _without_cancelled(model: Model, params: tuple[ParamForm, ...], steps: tuple
                 for a in e.atoms(sp.Symbol, sp.Indexed)
             }
     warnings = [
-        _cancelled(f"every call of `grad {f}`", _first_use(model, f)) for f in model.functions if f not in called
+        _cancelled(f"every call of `grad {f}` is in terms that", _first_use(model, f))
+        for f in model.functions
+        if f not in called
     ]
     warnings += [
-        _cancelled(f"the param '{p.definition.name}'", p.definition.span)
+        _cancelled(f"the param '{p.definition.name}' is used only in terms that", p.definition.span)
         for p in params
         if p.definition.name not in used
     ]
@@ -193,7 +225,7 @@ def _first_use(model: Model, function: str) -> ir.Span:
 def _cancelled(what: str, span: ir.Span) -> Diagnostic:
     return Diagnostic(
         "dead-code",
-        f"{what} cancels (its terms add up to 0); it is left out of the network",
+        f"{what} cancel (add up to 0); it is left out of the network",
         span,
         "delete the terms, or correct them so that they do not cancel",
         severity="warning",

@@ -454,3 +454,10 @@ def test_control_characters_in_comments_are_escaped_in_the_docstring():
     namespace: dict = {}
     exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102 - the compiler's own output
     assert "nul \x00 esc \x1b del \x7f tab \t cr \r line separator \u2028 end" in namespace["__doc__"]
+
+
+def test_a_state_read_only_in_terms_that_cancel_is_left_out(load_source):
+    text = "algorithm x\noutput z\nz[k+1] = u[k] - u[k]\nu[k+1] = grad f(z[k+1]) + z[k+1]\n"
+    with pytest.warns(alg2net.Alg2NetWarning, match="the state 'u' reaches the output only through terms that cancel"):
+        source = alg2net.compile_source(text)
+    assert "nn.ModuleDict({})" in source and "grad_f" not in source and "u_next" not in source
