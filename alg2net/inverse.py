@@ -10,6 +10,7 @@ substituted by their definitions, so the inverse reads only states. Implicit alg
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import sympy as sp
@@ -50,6 +51,91 @@ class Inverse:
 
     def condition_texts(self) -> list[str]:
         return [f"{DslPrinter().doprint(condition)} != 0" for condition in self.conditions]
+
+
+# memory.md: float32's unit round-off, and the relative reconstruction error that anchors keep.
+ROUNDOFF, TOLERANCE = 6e-8, 1e-4
+
+
+@dataclass(frozen=True, slots=True)
+class Amplification:
+    """How running the layers backwards amplifies round-off: a^L over L layers, a = max |1/zeta| over the nonzero
+    roots zeta of the layer at z = 0 (blocks dropped), symbolically and at the params' initial values."""
+
+    symbolic: sp.Expr | None  # a in the params, None where SymPy cannot find the roots
+    factor: float  # a at the initial values (first layer for schedules); inf with a zero root
+
+    def text(self) -> str:
+        """`(1/abs(beta))^L`, or `1` when nothing grows."""
+        if self.symbolic is None:
+            return f"{self.factor:.6g}^L"
+        return "1" if self.symbolic == 1 else f"({DslPrinter().doprint(self.symbolic)})^L"
+
+    def value(self, depth: int) -> float | None:
+        """a^depth, None where it overflows a float."""
+        try:
+            value = math.pow(self.factor, depth)
+        except OverflowError:
+            return None
+        return value if math.isfinite(value) else None
+
+    def anchor_every(self, depth: int) -> int:
+        """The largest m with ROUNDOFF * a^m <= TOLERANCE, capped at `depth` (memory.md)."""
+        if not math.isfinite(self.factor):
+            return 1
+        if self.factor <= 1:
+            return depth
+        return max(1, min(depth, int(math.log(TOLERANCE / ROUNDOFF) / math.log(self.factor))))
+
+
+def amplification(form: LearnableForm) -> Amplification:
+    """The round-off amplification of the backward iteration of `form` (memory.md)."""
+    matrix = _layer_at_zero(form)
+    values = _initial_values(form)
+    numeric = [complex(root) for root in sp.Matrix(matrix.xreplace(values)).evalf().eigenvals(multiple=True)]
+    factor = max((1 / abs(root) if abs(root) > 1e-12 else math.inf for root in numeric), default=1.0)
+    variable = sp.Dummy("zeta")
+    try:
+        roots = [root for root in sp.roots(matrix.charpoly(variable), multiple=True) if root != 0]
+    except (NotImplementedError, sp.PolynomialError):
+        roots = []
+    growing = [sp.Abs(1 / root) for root in roots if sp.simplify(sp.Abs(root) - 1) != 0]
+    symbolic = None if len(roots) < matrix.rows else (sp.Max(*growing) if growing else sp.Integer(1))
+    return Amplification(symbolic, max(factor, 1.0))
+
+
+def _layer_at_zero(form: LearnableForm) -> sp.Matrix:
+    """The layer as a linear map of the stacked states and lags, with every block dropped (z = 0)."""
+    lags = form.lags()
+    slots = [vector(state, -j) for state in form.model.states for j in range(lags[state] + 1)]
+    definitions = {vector(step.target): step.value for step in form.steps if step.offset == 0}
+    updated: dict[sp.Indexed, sp.Expr] = {}
+    blocks = {}
+    for step in form.steps:
+        value = _expand(step.value, definitions).xreplace(updated)
+        blocks.update({n: 0 for n in sp.preorder_traversal(value) if is_block(n)})
+        blocks.update({n: n.args[0] for n in sp.preorder_traversal(value) if is_prox(n)})
+        if step.offset == 1:
+            updated[step.lhs] = sp.expand(value.xreplace(blocks))
+    rows = []
+    for state, j in ((s, j) for s in form.model.states for j in range(lags[s] + 1)):
+        value = updated[vector(state, 1)] if j == 0 else vector(state, 1 - j)
+        rows.append([sp.expand(value).coeff(slot) for slot in slots])
+    return sp.Matrix(rows)
+
+
+def _initial_values(form: LearnableForm) -> dict:
+    """Every param at its initial value (a schedule at layer 0, a recurrence at its start)."""
+    values: dict = {K: 0}
+    for param in form.params:
+        name = param.definition.name
+        if param.start is not None:
+            values[sp.IndexedBase(name)[K]] = param.start.xreplace(values)
+        elif param.value.has(K) or param.definition.kind.value == "schedule":
+            values[sp.IndexedBase(name)[K]] = param.value.xreplace(values)
+        else:
+            values[sp.Symbol(name, real=True)] = param.value.xreplace(values)
+    return values
 
 
 def inverse_text(name: str, inverse: Inverse, latex: bool = False) -> str:

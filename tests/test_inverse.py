@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from alg2net.cli import main
 from alg2net.derive import K, LearnableForm, function_of, is_block
-from alg2net.inverse import invert
+from alg2net.inverse import amplification, invert
 from alg2net.pipeline import derive_source
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -148,3 +148,26 @@ def test_the_inverse_undoes_one_iteration(text: str, seed: int):
 
 def _oldest(value: sp.Indexed, lags: dict) -> bool:
     return value.indices[0] == K - lags[str(value.base)]
+
+
+@pytest.mark.parametrize(
+    "source, text, factor, anchors",
+    [
+        ("heavy_ball", "(1/abs(beta))^L", 1 / 0.9, 70),  # memory.md: (1/beta)^L, 3.8e4 at beta = 0.9, L = 100
+        ("momentum_resnet", "(1/abs(gamma))^L", 1 / 0.9, 70),
+        ("lm_resnet", "(1/abs(kn[k]))^L", 20.0, 2),  # k_n = -0.05: the backward recurrence grows 20-fold a layer
+        (LEAPFROG, "1", 1.0, 100),  # roots +-1: nothing grows, one anchor
+        (REVERSIBLE_HEUN, "(1/abs(lam))^L", 1 / 0.999, 100),
+    ],
+)
+def test_round_off_amplification_and_anchor_spacing(source: str, text: str, factor: float, anchors: int):
+    growth = amplification(_form(source))
+    assert growth.text() == text and growth.factor == pytest.approx(factor)
+    assert growth.anchor_every(100) == anchors
+    assert growth.value(100) == pytest.approx(factor**100)
+    assert 6e-8 * growth.factor**anchors <= 1e-4 and (anchors == 100 or 6e-8 * growth.factor ** (anchors + 1) > 1e-4)
+
+
+def test_a_zero_root_has_no_finite_amplification():
+    growth = amplification(_form("algorithm a\nparam b = 0\nx[k+1] = x[k] - grad f(x[k]) + b*(x[k] - x[k-1])\n"))
+    assert growth.value(10) is None and growth.anchor_every(10) == 1
