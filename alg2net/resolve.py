@@ -447,28 +447,14 @@ class _Resolver:
         return Type.SCALAR
 
     def _grad(self, expr: ir.Grad, where: _Where) -> Type:
-        if expr.function not in self.functions:
-            self.functions.append(expr.function)
-        if self._vector_expr(expr.arg, dataclasses.replace(where, inside_grad=True)) is not Type.VECTOR:
-            raise fail(
-                "scalar-gradient-point",
-                f"grad {expr.function} is taken at a vector, and its argument is a scalar",
-                expr.arg.span,
-                "for example `grad f(x[k])`",
-            )
+        message = f"grad {expr.function} is taken at a vector, and its argument is a scalar"
+        self._gradient_point(expr, where, message, "for example `grad f(x[k])`")
         return Type.VECTOR
 
     def _prox(self, expr: ir.Prox, where: _Where) -> Type:
         self.implicit = True
-        if expr.function not in self.functions:
-            self.functions.append(expr.function)
-        if self._vector_expr(expr.arg, dataclasses.replace(where, inside_grad=True)) is not Type.VECTOR:
-            raise fail(
-                "scalar-gradient-point",
-                f"prox {expr.function} is taken at a vector, and its first argument is a scalar",
-                expr.arg.span,
-                "for example `prox g(x[k], t)`",
-            )
+        message = f"prox {expr.function} is taken at a vector, and its first argument is a scalar"
+        self._gradient_point(expr, where, message, "for example `prox g(x[k], t)`")
         if self._vector_expr(expr.step, where) is not Type.SCALAR:
             raise fail(
                 "vector-prox-step",
@@ -477,6 +463,13 @@ class _Resolver:
                 "for example `prox g(x[k], h)` with a param h",
             )
         return Type.VECTOR
+
+    def _gradient_point(self, expr: ir.Grad | ir.Prox, where: _Where, message: str, hint: str) -> None:
+        """Register the function of a `grad` or `prox`; the point where it is taken must be a vector."""
+        if expr.function not in self.functions:
+            self.functions.append(expr.function)
+        if self._vector_expr(expr.arg, dataclasses.replace(where, inside_grad=True)) is not Type.VECTOR:
+            raise fail("scalar-gradient-point", message, expr.arg.span, hint)
 
     def _neg(self, expr: ir.Neg, where: _Where) -> Type:
         return self._vector_expr(expr.operand, where)
