@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from alg2net import __version__, pipeline
-from alg2net.codegen.options import ACTIVATIONS, BLOCKS, NORMS, Options, make_options
+from alg2net.codegen.options import ACTIVATIONS, BLOCKS, MEMORY_MODES, NORMS, Options, make_options
 from alg2net.errors import Alg2NetError, render
 from alg2net.syntax import decode
 
@@ -85,6 +85,13 @@ def _add_compile(commands) -> None:
     )
     compile_.add_argument("--tied", action="store_true", help="one block per function shared by all layers")
     compile_.add_argument(
+        "--memory",
+        choices=list(MEMORY_MODES),
+        default="autograd",
+        help="how the backward pass gets its activations: stored (autograd, the default), recomputed per segment "
+        "(checkpoint) or rebuilt with the algorithm's inverse (reversible)",
+    )
+    compile_.add_argument(
         "--strict", action="store_true", help="refuse (exit 1) unless `alg2net check` says guaranteed"
     )
     compile_.set_defaults(run=_compile)
@@ -153,7 +160,7 @@ def _display_name(path: str) -> str:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    options = make_options(args.block, args.activation, args.hidden, args.tied, args.norm)
+    options = make_options(args.block, args.activation, args.hidden, args.tied, args.norm, args.memory)
     derived = _derive(args.file)
     if args.strict:
         facts = pipeline.check(derived)

@@ -17,6 +17,7 @@ import sympy as sp
 
 from alg2net.derive import K, LearnableForm, Step, function_of, is_block, is_prox, vector
 from alg2net.printing import DslPrinter, latex_aligned
+from alg2net.resolve import ParamKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,17 +82,22 @@ class Amplification:
 
     def anchor_every(self, depth: int) -> int:
         """The largest m with ROUNDOFF * a^m <= TOLERANCE, capped at `depth` (memory.md)."""
+        spacing = self.spacing(TOLERANCE)
+        return depth if spacing is None else min(depth, spacing)
+
+    def spacing(self, tolerance: float) -> int | None:
+        """The largest m with ROUNDOFF * a^m <= tolerance; None where round-off does not grow (a <= 1)."""
         if not math.isfinite(self.factor):
             return 1
-        if self.factor <= 1:
-            return depth
-        return max(1, min(depth, int(math.log(TOLERANCE / ROUNDOFF) / math.log(self.factor))))
+        if self.factor <= 1 + 1e-12:
+            return None
+        return max(1, int(math.log(tolerance / ROUNDOFF) / math.log(self.factor)))
 
 
 def amplification(form: LearnableForm) -> Amplification:
     """The round-off amplification of the backward iteration of `form` (memory.md)."""
     matrix = _layer_at_zero(form)
-    values = _initial_values(form)
+    values = initial_values(form)
     numeric = [complex(root) for root in sp.Matrix(matrix.xreplace(values)).evalf().eigenvals(multiple=True)]
     factor = max((1 / abs(root) if abs(root) > 1e-12 else math.inf for root in numeric), default=1.0)
     variable = sp.Dummy("zeta")
@@ -124,17 +130,19 @@ def _layer_at_zero(form: LearnableForm) -> sp.Matrix:
     return sp.Matrix(rows)
 
 
-def _initial_values(form: LearnableForm) -> dict:
-    """Every param at its initial value (a schedule at layer 0, a recurrence at its start)."""
-    values: dict = {K: 0}
+def initial_values(form: LearnableForm) -> dict[sp.Basic, sp.Expr]:
+    """Each param's value at layer 0 (and at layer 1 for `p[k+1]`), as numbers where the file's formulas allow."""
+    values: dict[sp.Basic, sp.Expr] = {}
     for param in form.params:
-        name = param.definition.name
-        if param.start is not None:
-            values[sp.IndexedBase(name)[K]] = param.start.xreplace(values)
-        elif param.value.has(K) or param.definition.kind.value == "schedule":
-            values[sp.IndexedBase(name)[K]] = param.value.xreplace(values)
+        name, base = param.definition.name, sp.IndexedBase(param.definition.name)
+        if param.definition.kind is ParamKind.CONSTANT:
+            values[sp.Symbol(name, real=True)] = param.value
+        elif param.definition.kind is ParamKind.SCHEDULE:
+            values[base[K]], values[base[K + 1]] = param.value.xreplace({K: 0}), param.value.xreplace({K: 1})
         else:
-            values[sp.Symbol(name, real=True)] = param.value.xreplace(values)
+            values[base[K]], values[base[K + 1]] = param.start, param.value.xreplace({base[K]: param.start, K: 0})
+    for _ in range(len(values)):  # formulas may read other params
+        values = {key: value.xreplace(values) for key, value in values.items()}
     return values
 
 

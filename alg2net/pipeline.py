@@ -88,6 +88,7 @@ def compile_source(
     hidden: int | None = None,
     tied: bool = False,
     norm: str | None = None,
+    memory: str = "autograd",
     filename: str = "<input>",
 ) -> str:
     """The source of the generated module, exactly as `alg2net compile` writes it; its warnings are issued as
@@ -96,7 +97,7 @@ def compile_source(
     Raises:
         Alg2NetError: the text is not a valid algorithm, or an option is out of range.
     """
-    options = make_options(block=block, activation=activation, hidden=hidden, tied=tied, norm=norm)
+    options = make_options(block=block, activation=activation, hidden=hidden, tied=tied, norm=norm, memory=memory)
     derived = derive_source(text, filename)
     source = emit(derived, options)
     issue_warnings(derived, options)

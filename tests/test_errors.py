@@ -257,6 +257,7 @@ def test_every_compiler_error_code_has_a_case():
     raised |= {code for code, _message, _hint in SYNTAX_ERRORS}
     assert len(raised) > 40
     covered = {case.code for case in CASES.values()} | {"bad-option"}  # test_bad_options_raise_alg2net_error
+    covered |= {"memory-mode", "not-invertible"}  # refusals of --memory, by code, in tests/test_memory.py
     assert raised - covered == set()
 
 

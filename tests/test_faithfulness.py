@@ -260,7 +260,24 @@ def linearized_admm(p: Problem, x0, depth, h=0.25, rho=1.0):
     return z
 
 
+def leapfrog(p: Problem, x0, depth, h=0.1):
+    x_prev, x = x0, x0
+    for k in range(depth):
+        x_prev, x = x, x_prev - 2 * h * p.grad("f", x, k)
+    return x
+
+
+def reversible_heun(p: Problem, x0, depth, h=0.1, lam=0.99):
+    y, z = x0, x0
+    for k in range(depth):
+        y = lam * y + (1 - lam) * z - h * p.grad("f", z, k)
+        z = z + h * p.grad("f", y, k)
+    return y
+
+
 EXPLICIT = (
+    leapfrog,
+    reversible_heun,
     gradient_descent,
     heavy_ball,
     nesterov,
@@ -291,6 +308,8 @@ OVERRIDES: dict[str, Callable[[int], dict]] = {
     "bdf2": lambda depth: {"h": 0.5},
     "lm_resnet": lambda depth: {"kn": [-0.1 + 0.02 * k for k in range(depth)]},
     "momentum_resnet": lambda depth: {"gamma": 0.5},
+    "leapfrog": lambda depth: {"h": 0.3},
+    "reversible_heun": lambda depth: {"h": 0.2, "lam": 0.5},
     "admm": lambda depth: {"rho": 2.0},
     "linearized_admm": lambda depth: {"h": 0.125, "rho": 2.0},
 }

@@ -33,7 +33,7 @@ FRONT_END = {
     "derive": {"ir", "errors", "resolve"},
     "printing": {"ir", "derive", "resolve"},
     "values": {"ir", "errors", "derive", "resolve", "printing"},
-    "inverse": {"derive", "printing"},
+    "inverse": {"derive", "printing", "resolve"},
 }
 SIBLING_FORBIDDEN = {
     "analysis": {"codegen", "pipeline", "api", "cli"},

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from alg2net.codegen.forward import ForwardSpec, calls_at, describe_forward
+from alg2net.codegen.memory import MemoryPlan, plan_memory
 from alg2net.codegen.names import (
     GENERATED,
     MODULE_ATTRIBUTES,
@@ -30,7 +31,7 @@ from alg2net.resolve import ParamKind
 
 # The constructor's own names: a param whose keyword would clash with one is renamed (`width` -> `width_`).
 _INIT_NAMES = frozenset(
-    {"width", "depth", "block_factory", "tied", "solver_max_iter", "solver_tol", "device", "dtype"}
+    {"width", "depth", "block_factory", "tied", "solver_max_iter", "solver_tol", "device", "dtype", "anchor_every"}
     | {"factory_kwargs", "layers", "layer", "name"}
 )
 
@@ -69,6 +70,8 @@ class ModuleSpec:
     per_layer: bool  # whether a schedule needs the `per_layer` helper
     implicit: bool  # whether the module solves fixed points (then it has solver_max_iter, solver_tol, _equilibrium)
     forward: ForwardSpec
+    memory: str = "autograd"  # the backward pass's memory mode (memory.md)
+    anchor_every: str = "None"  # reversible: the default of the constructor's `anchor_every`
 
 
 def network_class_name(algorithm: str) -> str:
@@ -82,7 +85,8 @@ def describe(form: LearnableForm, options: Options, source: str, version: str) -
     attributes = Namespace(MODULE_ATTRIBUTES | PYTHON_RESERVED)
     stored = {p.definition.name: attributes.claim(p.definition.name) for p in form.params}
     params, modules = _describe_params(form, stored)
-    forward = describe_forward(form, stored, attributes)
+    plan = plan_memory(form, options)
+    forward = describe_forward(form, stored, attributes, plan.inverse)
     implicit = any(step.implicit for step in form.steps)
     per_layer = any(p.kind == "schedule" for p in params)
     modules |= forward.modules
@@ -90,6 +94,7 @@ def describe(form: LearnableForm, options: Options, source: str, version: str) -
         modules |= {"math", "warnings"} | ({"functools"} if forward.methods else set())
     if per_layer:
         modules |= {"numbers", "Sequence"}
+    modules |= _MEMORY_MODULES[plan.mode]
     block = BLOCKS[options.block]
     return ModuleSpec(
         docstring=_module_doc(form, name, source, version),
@@ -100,19 +105,41 @@ def describe(form: LearnableForm, options: Options, source: str, version: str) -
         norm=options.norm,
         hidden=str(options.hidden) if options.hidden is not None else block.hidden,
         class_name=name,
-        class_doc=_class_doc(form, params, options, implicit),
+        class_doc=_class_doc(form, params, options, implicit, plan),
         tied=options.tied,
         params=params,
         per_layer=per_layer,
         implicit=implicit,
         forward=forward,
+        memory=plan.mode,
+        anchor_every=str(plan.anchor_every),
     )
 
 
+# What each memory mode's code needs besides the forward pass: `checkpoint` stands for torch.utils.checkpoint's.
+_MEMORY_MODULES = {
+    "autograd": set(),
+    "checkpoint": {"contextlib", "functools", "math", "checkpoint"},
+    "reversible": {"contextlib", "Iterator"},
+}
+
+
 def _imports(modules: set[str]) -> tuple[str, ...]:
-    standard = [f"import {name}" for name in ("functools", "math", "numbers", "warnings") if name in modules]
-    collections = ", ".join(name for name in ("Callable", "Sequence") if name == "Callable" or name in modules)
-    return (*standard, f"from collections.abc import {collections}", "", "import torch", "from torch import nn")
+    standard = [
+        f"import {name}" for name in ("contextlib", "functools", "math", "numbers", "warnings") if name in modules
+    ]
+    collections = ", ".join(
+        name for name in ("Callable", "Iterator", "Sequence") if name == "Callable" or name in modules
+    )
+    checkpoint = ["from torch.utils.checkpoint import checkpoint"] if "checkpoint" in modules else []
+    return (
+        *standard,
+        f"from collections.abc import {collections}",
+        "",
+        "import torch",
+        "from torch import nn",
+        *checkpoint,
+    )
 
 
 # Params ----------------------------------------------------------------------------------------------------------
@@ -175,7 +202,9 @@ def _module_doc(form: LearnableForm, name: str, source: str, version: str) -> st
     return docstring_text(text)
 
 
-def _class_doc(form: LearnableForm, params: tuple[ParamSpec, ...], options: Options, implicit: bool) -> str:
+def _class_doc(
+    form: LearnableForm, params: tuple[ParamSpec, ...], options: Options, implicit: bool, plan: MemoryPlan
+) -> str:
     block = BLOCKS[options.block]
     factory = (
         "optional callable (function_name, layer) -> nn.Module that builds every block instead of "
@@ -193,10 +222,15 @@ def _class_doc(form: LearnableForm, params: tuple[ParamSpec, ...], options: Opti
             ("solver_max_iter", "iterations of each fixed-point solve, forward and backward."),
             ("solver_tol", "relative residual at which a solve stops; the module warns when a solve ends above it."),
         ]
+    if plan.mode == "reversible":
+        args.append(("anchor_every", _anchor_doc(form, plan)))
     args.append(
         ("device, dtype", "where and in which dtype params, buffers and default blocks are made, as in nn.Linear.")
     )
-    lines = [f"`{form.model.name}` unrolled into `depth` layers; every grad F is a learnable block.", "", "Args:"]
+    lines = [f"`{form.model.name}` unrolled into `depth` layers; every grad F is a learnable block.", ""]
+    if plan.mode != "autograd":
+        lines += [*textwrap.wrap(_MEMORY_DOCS[plan.mode], _DOC_WIDTH, break_on_hyphens=False), ""]
+    lines.append("Args:")
     for name, text in args:
         lines += textwrap.wrap(
             f"{name}: {text}",
@@ -207,6 +241,42 @@ def _class_doc(form: LearnableForm, params: tuple[ParamSpec, ...], options: Opti
             break_on_hyphens=False,
         )
     return docstring_text("\n".join(lines) + "\n")
+
+
+_MEMORY_DOCS = {
+    "checkpoint": (
+        "Memory (compiled with `--memory checkpoint`): the layers run in segments of about sqrt(depth) through "
+        "torch.utils.checkpoint, which keeps only each segment's input states and reruns the segment in the backward "
+        "pass; the gradients equal autograd's. The rerun sees the same random numbers as the forward pass (the RNG "
+        "state is preserved, so dropout masks match), and BatchNorm running statistics are restored after it, so "
+        "they are updated once per forward pass."
+    ),
+    "reversible": (
+        "Memory (compiled with `--memory reversible`): the forward pass keeps only the states every `anchor_every` "
+        "layers (the anchors) and the last ones; the backward pass rebuilds each layer's input from its output with "
+        "`_inverse_step`, reruns the layer and backpropagates through it, one layer at a time. The gradients equal "
+        "autograd's up to the round-off of the rebuilt inputs. Layer k draws its random numbers from a seed drawn "
+        "once per forward pass plus k, so a random block (dropout) that a layer calls once sees the same mask in the "
+        "forward pass, the inverse and the rerun; a layer that calls random blocks several times sees them in another "
+        "order in the inverse (use --memory checkpoint). BatchNorm running statistics are restored after the "
+        "inverse and the rerun, so they are updated once per forward pass. Double backward is not supported."
+    ),
+}
+
+
+def _anchor_doc(form: LearnableForm, plan: MemoryPlan) -> str:
+    """`anchor_every`: what its default keeps, and that it was chosen at the file's initial param values."""
+    if plan.anchor_every is None:
+        return (
+            "layers between stored exact states (anchors); None, the default, stores only the input: at the file's "
+            "initial param values a rounding error does not grow as a layer is run backwards."
+        )
+    return (
+        f"layers between stored exact states (anchors). The default {plan.anchor_every} is the largest m with "
+        f"6e-8 * a**m <= 1e-4 (float32 reconstruction error under 1e-4 relative), a = {plan.amplification:.4g} the "
+        "growth of a rounding error per layer run backwards, computed at compile time from the file's initial param "
+        "values; training that moves the params changes a. Lower it if the gradients drift; None: only the input."
+    )
 
 
 def _param_doc(param: ParamForm, spec: ParamSpec) -> str:

@@ -14,6 +14,7 @@ import sympy as sp
 
 from alg2net.codegen.names import GENERATED, MODULE_DICT_ATTRIBUTES, PYTHON_RESERVED, Namespace, docstring_text
 from alg2net.derive import BlockCall, K, LearnableForm, Step, function_of, is_block, offset_of, vector
+from alg2net.inverse import Inverse
 from alg2net.printing import DslPrinter, TorchPrinter
 from alg2net.resolve import ParamKind
 
@@ -79,12 +80,26 @@ class ForwardSpec:
     methods: tuple[UpdateMethod, ...]
     uses_prox: bool
     modules: frozenset[str]  # "math", "torch": what the printed expressions call
+    states: tuple[str, ...] = ()  # what a layer reads and writes: each state and its past values, in the file's order
+    inverse: InverseSpec | None = None
 
 
-def describe_forward(form: LearnableForm, attributes: dict[str, str], attribute_scope: Namespace) -> ForwardSpec:
+@dataclass(frozen=True, slots=True)
+class InverseSpec:
+    """`_inverse_step(k, *arguments) -> results`: layer k backwards (memory.md)."""
+
+    arguments: tuple[str, ...]  # the states after layer k: `x_next` (x[k+1]), `x` (x[k]), ...
+    body: tuple[Assign, ...]
+    results: tuple[str, ...]  # the states before it, in the order of `ForwardSpec.states`
+    equations: tuple[str, ...]  # the inverse in the language's notation, for the docstring
+
+
+def describe_forward(
+    form: LearnableForm, attributes: dict[str, str], attribute_scope: Namespace, inverse: Inverse | None = None
+) -> ForwardSpec:
     """The forward pass of `form`; params are read as `self.<attributes[name]>`, and the methods of implicit updates
-    are named in `attribute_scope`."""
-    return _ForwardWriter(form, attributes, attribute_scope).describe()
+    are named in `attribute_scope`. With `inverse`, also the method that runs a layer backwards."""
+    return _ForwardWriter(form, attributes, attribute_scope).describe(inverse)
 
 
 def calls_at(expr: sp.Expr, point: sp.Basic) -> list[sp.Expr]:
@@ -116,8 +131,10 @@ class _ForwardWriter:
         zero = f"torch.zeros_like({self.history[self.model.states[0]][0]})"
         self.printer = TorchPrinter(self.names, frozenset(tensors), frozenset(vectors), self._prox_call, zero)
 
-    def describe(self) -> ForwardSpec:
+    def describe(self, inverse: Inverse | None = None) -> ForwardSpec:
         prelude = self._prelude()
+        self.inverse_modules: set[str] = set()
+        inverse_spec = self._inverse(inverse) if inverse is not None else None
         body = self._layer()
         return ForwardSpec(
             input_name=self.input_name,
@@ -127,7 +144,9 @@ class _ForwardWriter:
             functions=self.functions,
             methods=tuple(self.methods),
             uses_prox=self.uses_prox,
-            modules=frozenset(self.printer.modules),
+            modules=frozenset(self.printer.modules | self.inverse_modules),
+            states=tuple(name for state in self.model.states for name in self.history[state]),
+            inverse=inverse_spec,
         )
 
     # Names -------------------------------------------------------------------------------------------------------
@@ -154,16 +173,17 @@ class _ForwardWriter:
     def _name_params(self, attributes: dict[str, str]) -> set[sp.Basic]:
         """Params are read from the module (`self.h`, `self.mu[k]`); returns their symbols, which print as tensors."""
         tensors = set()
+        self.param_names: dict[sp.Basic, str] = {}
         for param in self.form.params:
             attribute = f"self.{attributes[param.definition.name]}"
             if param.definition.kind is ParamKind.CONSTANT:
                 symbol = sp.Symbol(param.definition.name, real=True)
-                self.names[symbol] = attribute
+                self.names[symbol] = self.param_names[symbol] = attribute
                 tensors.add(symbol)
             else:
                 for offset in (0, 1):
                     entry = sp.IndexedBase(param.definition.name)[K + offset]
-                    self.names[entry] = f"{attribute}[k{' + 1' if offset else ''}]"
+                    self.names[entry] = self.param_names[entry] = f"{attribute}[k{' + 1' if offset else ''}]"
                     tensors.add(entry)
         return tensors
 
@@ -263,3 +283,36 @@ class _ForwardWriter:
         """`x_prev, x = x, new`: move the history of `state` one layer on."""
         history = self.history[state]
         return Assign(tuple(reversed(history)), (*(Expression(name) for name in reversed(history[:-1])), new))
+
+    # The inverse ----------------------------------------------------------------------------------------------------
+
+    def _inverse(self, inverse: Inverse) -> InverseSpec:
+        """Layer k backwards: its arguments are the states after it (x[k+1] is `x_next`, x[k] is `x`, ...); each
+        inverse step recovers the value an update overwrote, after the block calls it reads."""
+        lags = self.form.lags()
+        names = {K: "k", **self.param_names}
+        arguments = []
+        for state in self.model.states:
+            after = [self.next_names[state], *self.history[state][:-1]]
+            names |= {vector(state, 1 - j): name for j, name in enumerate(after)}
+            arguments += after
+        scope = Namespace(PYTHON_RESERVED | GENERATED | set(self.names.values()) | set(self.next_names.values()))
+        calls = {c for step in inverse.steps for c in step.value.atoms(sp.Function) if is_block(c)}
+        vectors = {vector(s, 1 - j) for s in self.model.states for j in range(lags[s] + 2)} | calls
+        zero = f"torch.zeros_like({arguments[0]})"
+        printer = TorchPrinter(names, frozenset(self.param_names), frozenset(vectors), None, zero)
+        body = []
+        for step in inverse.steps:
+            for call in sorted(step.value.atoms(sp.Function), key=sp.default_sort_key):
+                if is_block(call) and call not in names:
+                    point = names.get(call.args[0]) if isinstance(call.args[0], sp.Indexed) else None
+                    names[call] = scope.claim(f"grad_{function_of(call)}" + (f"_{point}" if point else ""))
+                    block = Block(self.function_keys[function_of(call)], printer.print_vector(call.args[0]))
+                    body.append(Assign((names[call],), (block,)))
+            recovered = self.history[step.target][-step.offset]
+            body.append(Assign((recovered,), (Expression(printer.print_vector(step.value)),)))
+            names[step.lhs] = recovered
+        self.inverse_modules = set(printer.modules)
+        results = tuple(name for state in self.model.states for name in self.history[state])
+        equations = [*inverse.lines(), *(f"where {condition}" for condition in inverse.condition_texts())]
+        return InverseSpec(tuple(arguments), tuple(body), results, tuple(docstring_text(e) for e in equations))

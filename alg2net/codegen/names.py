@@ -113,6 +113,14 @@ MODULE_ATTRIBUTES = frozenset(
         "_equilibrium",
         "_check_converged",
         "_prox",
+        "memory",
+        "anchor_every",
+        "_step",
+        "_segment",
+        "_inverse_step",
+        "_checkpoint_contexts",
+        "_statistics_kept",
+        "_layer_parameters",
     ]
 )
 
@@ -126,6 +134,8 @@ PYTHON_RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins))
 GENERATED = frozenset(
     {"self", "torch", "nn", "math", "functools", "warnings", "numbers", "k", "Callable", "Sequence"}
     | {"anderson", "per_layer", "num_groups"}
+    | {"contextlib", "Iterator", "checkpoint", "Reversible", "layer_random", "layer_backward", "RunningStatisticsKept"}
+    | {"states", "length", "start", "stop", "contexts"}  # the locals of the memory modes' forward (memory.md)
     | {kind.class_name for kind in BLOCKS.values()}
 )
 

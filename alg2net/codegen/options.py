@@ -28,21 +28,29 @@ BLOCKS = {
 }
 ACTIVATIONS = {"relu": "nn.ReLU()", "gelu": "nn.GELU()", "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()"}
 NORMS = ("batch", "group", "none")
+MEMORY_MODES = ("autograd", "checkpoint", "reversible")  # how the backward pass gets its activations (memory.md)
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """Compile options (module.md): the block kind, its activation, hidden size and normalization, weight tying."""
+    """Compile options (module.md): the block kind, its activation, hidden size and normalization, weight tying, and
+    the memory mode of the backward pass (memory.md)."""
 
     block: str = "mlp"
     activation: str = "relu"
     hidden: int | None = None
     tied: bool = False
     norm: str | None = None  # the conv block's normalization; None for the other blocks
+    memory: str = "autograd"
 
 
 def make_options(
-    block: str = "mlp", activation: str = "relu", hidden: int | None = None, tied: bool = False, norm: str | None = None
+    block: str = "mlp",
+    activation: str = "relu",
+    hidden: int | None = None,
+    tied: bool = False,
+    norm: str | None = None,
+    memory: str = "autograd",
 ) -> Options:
     """Checked `Options`; `norm` defaults to `batch` for the conv block and is refused for the others."""
     if block not in BLOCKS:
@@ -61,4 +69,6 @@ def make_options(
             f"--norm sets the normalization of the conv block; the {block} block has no choice of it",
             hint="drop --norm, or use --block conv",
         )
-    return Options(block, activation, hidden, tied, norm or ("batch" if block == "conv" else None))
+    if memory not in MEMORY_MODES:
+        raise fail("bad-option", f"unknown memory mode '{memory}'", hint=f"choose one of {', '.join(MEMORY_MODES)}")
+    return Options(block, activation, hidden, tied, norm or ("batch" if block == "conv" else None), memory)

@@ -182,6 +182,11 @@ class Bdf2(nn.Module):
         """The map whose fixed point is the implicit update x[k+1] = 4*x[k]/3 - 2*h*T_f(x[k+1])/3 - x[k-1]/3."""
         return 4 * x / 3 - 2 * self.h * self._block("f", k)(x_next) / 3 - x_prev / 3
 
+    @property
+    def memory(self) -> str:
+        """How the backward pass gets its activations: this file was compiled with `--memory autograd`."""
+        return "autograd"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_prev = x
         for k in range(self.depth):

@@ -195,6 +195,11 @@ class Fista(nn.Module):
         block = self._block(name, k)
         return self._equilibrium(lambda z: v - t * block(z), v, f"prox {name} at layer {k}")
 
+    @property
+    def memory(self) -> str:
+        """How the backward pass gets its activations: this file was compiled with `--memory autograd`."""
+        return "autograd"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_prev = x
         for k in range(self.depth):

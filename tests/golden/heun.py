@@ -95,6 +95,11 @@ class Heun(nn.Module):
         """The block of function `name` at layer k (the shared one when tied)."""
         return self.blocks[name][0 if self.tied else k]
 
+    @property
+    def memory(self) -> str:
+        """How the backward pass gets its activations: this file was compiled with `--memory autograd`."""
+        return "autograd"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for k in range(self.depth):
             grad_f_x = self._block("f", k)(x)

@@ -184,6 +184,11 @@ class Ista(nn.Module):
         block = self._block(name, k)
         return self._equilibrium(lambda z: v - t * block(z), v, f"prox {name} at layer {k}")
 
+    @property
+    def memory(self) -> str:
+        """How the backward pass gets its activations: this file was compiled with `--memory autograd`."""
+        return "autograd"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for k in range(self.depth):
             grad_f_x = self._block("f", k)(x)

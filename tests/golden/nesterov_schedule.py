@@ -115,6 +115,11 @@ class NesterovSchedule(nn.Module):
         """The block of function `name` at layer k (the shared one when tied)."""
         return self.blocks[name][0 if self.tied else k]
 
+    @property
+    def memory(self) -> str:
+        """How the backward pass gets its activations: this file was compiled with `--memory autograd`."""
+        return "autograd"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_prev = x
         for k in range(self.depth):

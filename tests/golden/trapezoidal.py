@@ -182,6 +182,11 @@ class Trapezoidal(nn.Module):
         """The map whose fixed point is the implicit update x[k+1] = x[k] - h*(T_f(x[k+1]) + T_f(x[k]))/2."""
         return x - self.h * (self._block("f", k)(x_next) + grad_f_x) / 2
 
+    @property
+    def memory(self) -> str:
+        """How the backward pass gets its activations: this file was compiled with `--memory autograd`."""
+        return "autograd"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for k in range(self.depth):
             grad_f_x = self._block("f", k)(x)

@@ -1,0 +1,119 @@
+"""ReversibleHeun: the network of the algorithm `reversible_heun`, compiled by alg2net 0.1.0.
+
+Layer k runs one iteration of the algorithm below; every `grad F` is a learnable block.
+
+Algorithm:
+
+    # Reversible Heun in the two-sequence form of McCallum and Foster (2024), on Phi = -grad f:
+    #   y_{k+1} = lambda y_k + (1 - lambda) z_k + h * Phi(z_k)
+    #   z_{k+1} = z_k - h * Phi(y_{k+1})
+    # Both sequences start at the input. Run backwards in closed form (memory.md):
+    #   z_k = z_{k+1} + h * Phi(y_{k+1}),  y_k = (y_{k+1} - (1 - lambda) z_k - h * Phi(z_k)) / lambda.
+    algorithm reversible_heun
+
+    param h = 0.1                  # step size
+    param lam = 0.99 learnable     # coupling of the two sequences; lam = 1 decouples them
+
+    output y
+
+    y[k+1] = lam * y[k] + (1 - lam) * z[k] - h * grad f(z[k])
+    z[k+1] = z[k] + h * grad f(y[k+1])
+
+Learnable form (T_F is the block of layer k, or the shared block when tied):
+
+    y[k+1] = lam*y[k] + (1 - lam)*z[k] - h*T_f(z[k])
+    z[k+1] = z[k] + h*T_f(y[k+1])
+
+Needs only PyTorch.
+"""
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+
+class MLPBlock(nn.Module):
+    """T(z) = W2 relu(W1 z + b1) + b2 on (batch, width) tensors."""
+
+    def __init__(
+        self, width: int, hidden: int, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> None:
+        super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self.layers = nn.Sequential(
+            nn.Linear(width, hidden, **factory_kwargs),
+            nn.ReLU(),
+            nn.Linear(hidden, width, **factory_kwargs),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.layers(z)
+
+
+class ReversibleHeun(nn.Module):
+    """`reversible_heun` unrolled into `depth` layers; every grad F is a learnable block.
+
+    Args:
+        width: features of the (batch, width) input.
+        depth: number of layers (iterations of the algorithm), at least 1.
+        h: a number (a buffer).
+        lam: a number, learnable (an nn.Parameter).
+        block_factory: optional callable (function_name, layer) -> nn.Module that builds every block instead of
+            MLPBlock; it places and types its blocks itself (device and dtype do not reach it).
+        tied: one block per function shared by all layers.
+        device, dtype: where and in which dtype params, buffers and default blocks are made, as in nn.Linear.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        depth: int,
+        *,
+        h: float = 0.1,
+        lam: float = 0.99,
+        block_factory: Callable[[str, int], nn.Module] | None = None,
+        tied: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self.width = width
+        self.depth = depth
+        self.tied = tied
+        self.register_buffer("h", torch.tensor(float(h), **factory_kwargs))
+        self.lam = nn.Parameter(torch.tensor(float(lam), **factory_kwargs))
+
+        if block_factory is None:
+
+            def block_factory(name: str, layer: int) -> nn.Module:
+                return MLPBlock(width, hidden=width, **factory_kwargs)
+
+        layers = 1 if tied else depth
+        self.blocks = nn.ModuleDict(
+            {
+                "f": nn.ModuleList(block_factory("f", layer) for layer in range(layers)),
+            }
+        )
+
+    def _block(self, name: str, k: int) -> nn.Module:
+        """The block of function `name` at layer k (the shared one when tied)."""
+        return self.blocks[name][0 if self.tied else k]
+
+    @property
+    def memory(self) -> str:
+        """How the backward pass gets its activations: this file was compiled with `--memory autograd`."""
+        return "autograd"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        z = x
+        for k in range(self.depth):
+            grad_f_z = self._block("f", k)(z)
+            y = self.lam * y + (1 - self.lam) * z - self.h * grad_f_z
+            grad_f = self._block("f", k)(y)
+            z = z + self.h * grad_f
+        return y

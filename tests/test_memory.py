@@ -1,0 +1,234 @@
+"""`alg2net compile --memory checkpoint|reversible` (memory.md): the same gradients as autograd in less memory.
+
+Gradients of the input, every block weight and every learnable param against autograd's, for every invertible
+example at depths 1, 2, 12 and 100 in float64; gradcheck; float32 at depth 100 with the compiled anchors; the
+inverse rebuilds the forward activations; dropout and BatchNorm; `model.memory`; the refusals by code.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import alg2net
+from alg2net.cli import main as cli
+
+ROOT = Path(__file__).resolve().parent.parent
+INVERTIBLE = ("heavy_ball", "momentum_resnet", "lm_resnet", "leapfrog", "reversible_heun")
+MODES = ("checkpoint", "reversible")
+WIDTH, BATCH = 6, 5
+# Heavy ball's default step h = 1 with random blocks makes running it backwards grow round-off far faster than the
+# compile-time estimate (1/beta per layer, which leaves the blocks out); h = 0.1 keeps the tests in that estimate.
+OVERRIDES = {"heavy_ball": {"h": 0.1}}
+
+
+@functools.cache
+def network(stem: str, memory: str) -> type:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", alg2net.Alg2NetWarning)
+        return alg2net.load(ROOT / "examples" / f"{stem}.alg", memory=memory)
+
+
+def pair(stem: str, memory: str, depth: int, dtype=torch.float64, **kwargs) -> tuple[nn.Module, nn.Module]:
+    """(autograd's module, `memory`'s module) with the same weights."""
+    torch.manual_seed(0)
+    kwargs = {**OVERRIDES.get(stem, {}), **kwargs}
+    reference = network(stem, "autograd")(WIDTH, depth, dtype=dtype, **kwargs)
+    other = network(stem, memory)(WIDTH, depth, dtype=dtype, **kwargs)
+    other.load_state_dict(reference.state_dict())
+    return reference, other
+
+
+def gradients(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """The gradients of a fixed linear functional of the output: the input's, then every parameter's."""
+    x = x.clone().requires_grad_()
+    out = net(x)
+    weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).reshape(out.shape)
+    (out * weights).sum().backward()
+    return [x.grad, *(torch.zeros_like(p) if p.grad is None else p.grad for p in net.parameters())]
+
+
+def relative_error(found: list[torch.Tensor], expected: list[torch.Tensor]) -> float:
+    """The largest, over the tensors, of |found - expected| / |expected| (2-norms; a gradient that is 0 in exact
+    arithmetic, as a bias before BatchNorm has, is compared in absolute terms)."""
+    return max(((f - e).norm() / e.norm().clamp_min(1e-6)).item() for f, e in zip(found, expected))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 12, 100])
+@pytest.mark.parametrize("memory", MODES)
+@pytest.mark.parametrize("stem", INVERTIBLE)
+def test_gradients_equal_autograds_in_float64(stem: str, memory: str, depth: int):
+    reference, other = pair(stem, memory, depth)
+    x = torch.randn(BATCH, WIDTH, dtype=torch.float64)
+    expected, found = gradients(reference, x), gradients(other, x)
+    assert len(found) == len(expected) == 1 + len(list(reference.parameters()))
+    assert expected[0].abs().max() > 0 and expected[-1].abs().max() > 0  # the input and the last block's bias
+    assert relative_error(found, expected) < 1e-8
+
+
+# The compile-time estimate (round-off grows by a = 1/beta a layer at z = 0) leaves the blocks out; with random MLP
+# blocks, heavy ball (h = 0.1) and Momentum ResNet grow it faster: at memory.md's spacing (u*a^m <= 1e-4, m = 70)
+# their errors were 8.6e-3 and 2.7e-2, so the module's default keeps u*a^m <= 1e-6 (m = 26).
+@pytest.mark.parametrize("stem", INVERTIBLE)
+def test_float32_at_depth_100_with_the_compiled_anchors(stem: str):
+    """memory.md: the anchors keep the float32 reconstruction error small; the figure is in the assertion."""
+    reference, other = pair(stem, "reversible", 100, dtype=torch.float32)
+    x = torch.randn(BATCH, WIDTH)
+    error = relative_error(gradients(other, x), gradients(reference, x))
+    print(f"{stem}: float32 relative gradient error at depth 100: {error:.2e}")
+    assert error < 1e-3, f"{stem}: relative gradient error {error:.2e} with anchor_every={other.anchor_every}"
+
+
+@pytest.mark.parametrize("memory", MODES)
+def test_gradcheck(memory: str):
+    _, net = pair("momentum_resnet", memory, 3)
+    x = torch.randn(2, WIDTH, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(net, (x,))
+
+
+@pytest.mark.parametrize("stem", INVERTIBLE)
+def test_the_inverse_rebuilds_the_forward_states(stem: str):
+    _, net = pair(stem, "reversible", 20)
+    count = len(net._inverse_step.__code__.co_varnames[2 : net._inverse_step.__code__.co_argcount])
+    torch.manual_seed(1)
+    x = torch.randn(BATCH, WIDTH, dtype=torch.float64)
+    states, history = (x,) * count, []
+    if stem == "momentum_resnet":
+        states = (torch.zeros_like(x), x)  # init v = 0
+    with torch.no_grad():
+        for k in range(net.depth):
+            history.append(states)
+            states = net._step(k, *states)
+        history.append(states)
+        for k in reversed(range(net.depth)):
+            if (k + 1) % net.anchor_every == 0:  # as the backward pass does: from the anchor after layer k
+                states = history[k + 1]
+            states = net._inverse_step(k, *states)
+            for rebuilt, stored in zip(states, history[k]):
+                assert torch.allclose(rebuilt, stored, rtol=1e-9, atol=1e-9), (stem, k)
+
+
+def dropout_factory(name: str, layer: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(WIDTH, WIDTH, dtype=torch.float64), nn.Dropout(0.5))
+
+
+@pytest.mark.parametrize("stem", ["heavy_ball", "momentum_resnet"])
+def test_checkpoint_gives_the_same_gradients_with_a_dropout_block(stem: str):
+    reference, other = pair(stem, "checkpoint", 12, block_factory=dropout_factory)
+    x = torch.randn(BATCH, WIDTH, dtype=torch.float64)
+    torch.manual_seed(7)
+    expected = gradients(reference, x)
+    torch.manual_seed(7)
+    found = gradients(other, x)
+    assert relative_error(found, expected) < 1e-12
+
+
+def test_reversible_with_a_dropout_block_differentiates_the_masks_of_its_own_forward_pass():
+    """Each layer's random numbers come from one seed per forward pass: the rerun sees the forward pass's masks, so
+    the gradients are those of the function the forward pass computed (checked against finite differences)."""
+    _, net = pair("momentum_resnet", "reversible", 6, block_factory=dropout_factory)
+    x = torch.randn(2, WIDTH, dtype=torch.float64, requires_grad=True)
+
+    def seeded(x: torch.Tensor) -> torch.Tensor:
+        with torch.random.fork_rng():
+            torch.manual_seed(3)
+            return net(x)
+
+    assert torch.autograd.gradcheck(seeded, (x,))
+
+
+def batch_norm_factory(name: str, layer: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(WIDTH, WIDTH, dtype=torch.float64), nn.BatchNorm1d(WIDTH, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("memory", MODES)
+def test_batch_norm_statistics_are_updated_once_per_forward(memory: str):
+    reference, other = pair("momentum_resnet", memory, 9, block_factory=batch_norm_factory)
+    x = torch.randn(BATCH, WIDTH, dtype=torch.float64)
+    expected, found = gradients(reference, x), gradients(other, x)
+    assert relative_error(found, expected) < 1e-8
+    for (name, mine), theirs in zip(other.named_buffers(), reference.buffers()):
+        assert torch.equal(mine, theirs), name
+    assert all(int(b) == 1 for name, b in other.named_buffers() if name.endswith("num_batches_tracked"))
+
+
+@pytest.mark.parametrize("memory", [*MODES, "autograd"])
+def test_memory_is_a_read_only_string(memory: str):
+    net = network("heavy_ball", memory)(WIDTH, 2)
+    assert getattr(net, "memory", "autograd") == memory
+    assert net.memory == memory
+    with pytest.raises(AttributeError):
+        net.memory = "autograd"
+
+
+def test_anchor_every_is_a_constructor_argument_with_the_compiled_default():
+    import inspect
+
+    defaults = {
+        stem: inspect.signature(network(stem, "reversible")).parameters["anchor_every"].default for stem in INVERTIBLE
+    }
+    # heavy ball and Momentum ResNet: a = 1/0.9, m = floor(log(1e-6/6e-8)/log(1/0.9)); LM-ResNet a = 1/0.05;
+    # leapfrog: roots +-1, round-off does not grow; reversible Heun: a = 1/0.99.
+    assert defaults == {
+        "heavy_ball": 26,
+        "momentum_resnet": 26,
+        "lm_resnet": 1,
+        "leapfrog": None,
+        "reversible_heun": 279,
+    }
+    net = network("heavy_ball", "reversible")(WIDTH, 5, anchor_every=2)
+    assert net.anchor_every == 2
+    with pytest.raises(ValueError, match="anchor_every"):
+        network("heavy_ball", "reversible")(WIDTH, 5, anchor_every=0)
+
+
+# Refusals -----------------------------------------------------------------------------------------------------
+
+
+def compile_with(stem_or_text: str, memory: str) -> str:
+    text = stem_or_text if "\n" in stem_or_text else (ROOT / "examples" / f"{stem_or_text}.alg").read_text()
+    return alg2net.compile_source(text, memory=memory, filename=f"{stem_or_text[:20]}.alg")
+
+
+@pytest.mark.parametrize("stem", ["gradient_descent", "nesterov", "adams_bashforth2", "heun"])
+def test_reversible_refuses_an_algorithm_that_is_not_invertible(stem: str):
+    with pytest.raises(alg2net.Alg2NetError) as caught:
+        compile_with(stem, "reversible")
+    assert caught.value.diagnostic.code == "not-invertible"
+    assert "grad f(" in str(caught.value) and "--memory checkpoint" in str(caught.value)
+    assert caught.value.diagnostic.span.line > 0
+    compile_with(stem, "checkpoint")  # which it suggests, and which works
+
+
+def test_reversible_refuses_an_initial_value_where_the_inverse_divides_by_zero():
+    text = "algorithm hb\nparam beta = 0\nx[k+1] = x[k] - grad f(x[k]) + beta * (x[k] - x[k-1])\n"
+    with pytest.raises(alg2net.Alg2NetError) as caught:
+        compile_with(text, "reversible")
+    assert caught.value.diagnostic.code == "not-invertible"
+    assert "beta" in str(caught.value) and "--memory checkpoint" in str(caught.value)
+
+
+@pytest.mark.parametrize("memory", MODES)
+@pytest.mark.parametrize("stem", ["ista", "proximal_point", "bdf2"])
+def test_implicit_algorithms_are_refused(stem: str, memory: str):
+    with pytest.raises(alg2net.Alg2NetError) as caught:
+        compile_with(stem, memory)
+    assert caught.value.diagnostic.code == "memory-mode"
+    assert "--memory autograd" in str(caught.value)
+
+
+def test_the_cli_refuses_with_exit_2(capsys: pytest.CaptureFixture[str]):
+    assert cli(["compile", str(ROOT / "examples" / "gradient_descent.alg"), "--memory", "reversible"]) == 2
+    error = capsys.readouterr().err
+    assert "gradient_descent.alg:" in error and "--memory checkpoint" in error
+
+
+def test_autograd_is_the_default_and_leaves_the_file_as_it_was():
+    text = (ROOT / "examples" / "heavy_ball.alg").read_text()
+    assert alg2net.compile_source(text) == alg2net.compile_source(text, memory="autograd")
+    assert "memory" not in alg2net.compile_source(text)
