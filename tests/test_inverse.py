@@ -11,6 +11,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alg2net.analysis.reversal import reversal
 from alg2net.cli import main
 from alg2net.derive import K, LearnableForm, function_of, is_block
 from alg2net.inverse import amplification, invert
@@ -171,3 +172,19 @@ def test_round_off_amplification_and_anchor_spacing(source: str, text: str, fact
 def test_a_zero_root_has_no_finite_amplification():
     growth = amplification(_form("algorithm a\nparam b = 0\nx[k+1] = x[k] - grad f(x[k]) + b*(x[k] - x[k-1])\n"))
     assert growth.value(10) is None and growth.anchor_every(10) == 1
+
+
+def test_the_reversal_facts_of_check():
+    facts = reversal(_form("heavy_ball"), 100).to_json()
+    assert facts == {
+        "invertible": True,
+        "blocked_by": None,
+        "inverse": ["x[k-1] = (x[k] + beta*x[k] - h*T_f(x[k]) - x[k+1])/beta"],
+        "conditions": ["beta != 0"],
+        "amplification": "(1/abs(beta))^L",
+        "amplification_value": pytest.approx(0.9**-100),
+        "anchor_every": 70,
+    }
+    blocked = reversal(_form("nesterov"), 100)
+    assert not blocked.invertible and blocked.lines() == [f"  not invertible: {blocked.blocked_by}"]
+    assert blocked.to_json()["inverse"] == [] and blocked.to_json()["anchor_every"] is None
