@@ -37,15 +37,8 @@ def check_values(form: LearnableForm) -> LearnableForm:
     vectors = set(form.model.states) | set(form.model.auxiliaries)
     for step, update in zip(form.steps, form.model.updates):
         for coefficient in dict.fromkeys(_scalars(step.value, vectors)):
-            where = _first_bad_layer(coefficient.xreplace(values), sequences)
-            if where is not None:
-                layer = "" if where < 0 else f" at layer k = {where}"
-                raise fail(
-                    "undefined-value",
-                    f"the coefficient {_text(coefficient)} has no finite real value{layer}",
-                    update.span,
-                    _HINT,
-                )
+            layer = _first_bad_layer(coefficient.xreplace(values), sequences)
+            _require(layer, update.span, f"the coefficient {_text(coefficient)}")
     return form
 
 
@@ -54,23 +47,24 @@ def _param_values(param: ParamForm, values: dict, sequences: dict) -> None:
     name = definition.name
     if definition.kind is ParamKind.RECURRENCE:
         start = param.start.xreplace(values)
-        _require(_first_bad_layer(start, {}), definition.start, f"{name}[0]")
+        _require(_first_bad_layer(start, {}), definition.start.span, f"{name}[0]")
         current = sp.IndexedBase(name)[K]
         sequences[current] = sequence = _iterate(param.value.xreplace(values), current, start)
         if isinstance(sequence[-1], int):  # the index of the first value that is not a finite real number
-            _require(-1, definition.value, f"{name}[{sequence.pop()}]")
+            _require(-1, definition.value.span, f"{name}[{sequence.pop()}]")
         sequences[sp.IndexedBase(name)[K + 1]] = sequence[1:]
         return
     value = param.value.xreplace(values)
-    _require(_first_bad_layer(value, sequences), definition.value, name)
+    _require(_first_bad_layer(value, sequences), definition.value.span, name)
     atom = sp.Symbol(name, real=True) if definition.kind is ParamKind.CONSTANT else sp.IndexedBase(name)[K]
     values[atom] = value
 
 
-def _require(layer: int | None, node: ir.Expr, name: str) -> None:
+def _require(layer: int | None, span: ir.Span, what: str) -> None:
+    """Nothing when `layer` is None; else the error that `what` has no finite real value there (-1: anywhere)."""
     if layer is not None:
         where = "" if layer < 0 else f" at layer k = {layer}"
-        raise fail("undefined-value", f"{name} has no finite real value{where}", node.span, _HINT)
+        raise fail("undefined-value", f"{what} has no finite real value{where}", span, _HINT)
 
 
 def _scalars(expr: sp.Expr, vectors: set[str]):
