@@ -19,7 +19,7 @@ from sympy.core.function import AppliedUndef
 
 from alg2net import ir
 from alg2net.errors import Diagnostic, fail
-from alg2net.resolve import Model, ParamDef
+from alg2net.resolve import Model, ParamDef, only_initialises
 
 K = sp.Symbol("k", integer=True, nonnegative=True)
 
@@ -186,7 +186,8 @@ def _without_cancelled(model: Model, params: tuple[ParamForm, ...], steps: tuple
     with a warning for each: the network has no block or param that gets no gradient."""
     atoms = set().union(*(step.value.atoms(sp.Symbol, sp.Indexed, AppliedUndef) for step in steps))
     called = {function_of(atom) for atom in atoms if is_block(atom) or is_prox(atom)}
-    used = {str(atom.base) if isinstance(atom, sp.Indexed) else str(atom) for atom in atoms}
+    read = {str(atom.base) if isinstance(atom, sp.Indexed) else str(atom) for atom in atoms}
+    used = set(read)
     for param in reversed(params):  # a param is used when a step or a later used param reads it
         if param.definition.name in used:
             expressions = (param.value,) if param.start is None else (param.value, param.start)
@@ -195,6 +196,9 @@ def _without_cancelled(model: Model, params: tuple[ParamForm, ...], steps: tuple
                 for e in expressions
                 for a in e.atoms(sp.Symbol, sp.Indexed)
             }
+    for param in params:  # read only by other params once cancelled terms are gone: it would get no gradient
+        if param.definition.learnable and param.definition.name in used - read:
+            raise only_initialises(param.definition)
     warnings = [
         _cancelled(f"every call of `grad {f}` is in terms that", _first_use(model, f))
         for f in model.functions

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 
 from alg2net import ir
-from alg2net.errors import Diagnostic, fail
+from alg2net.errors import Alg2NetError, Diagnostic, fail
 
 BUILTINS: dict[str, tuple[int, int | None]] = {  # name -> (fewest, most) arguments
     "sqrt": (1, 1),
@@ -664,14 +664,19 @@ def _live_params(params: tuple[ParamDef, ...], read: set[str]) -> tuple[ParamDef
             live |= {n.id for e in expressions for n in ir.walk(e) if isinstance(n, (ir.Name, ir.Indexed))}
     for param in params:
         if param.learnable and param.name in live and param.name not in read:
-            raise fail(
-                "learnable-only-initialises",
-                f"the learnable param '{param.name}' is only used to initialise other params, so training would"
-                " never change it (it gets no gradient)",
-                param.span,
-                f"drop `learnable` from '{param.name}', or use it in an update",
-            )
+            raise only_initialises(param)
     return tuple(p for p in params if p.name in live)
+
+
+def only_initialises(param: ParamDef) -> Alg2NetError:
+    """The error for a learnable param that only initialises other params: training would never change it."""
+    return fail(
+        "learnable-only-initialises",
+        f"the learnable param '{param.name}' is only used to initialise other params, so training would never"
+        " change it (it gets no gradient)",
+        param.span,
+        f"drop `learnable` from '{param.name}', or use it in an update",
+    )
 
 
 def _dead(span: ir.Span, what: str) -> Diagnostic:

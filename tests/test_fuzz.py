@@ -461,3 +461,10 @@ def test_a_state_read_only_in_terms_that_cancel_is_left_out(load_source):
     with pytest.warns(alg2net.Alg2NetWarning, match="the state 'u' reaches the output only through terms that cancel"):
         source = alg2net.compile_source(text)
     assert "nn.ModuleDict({})" in source and "grad_f" not in source and "u_next" not in source
+
+
+def test_a_learnable_param_left_initialising_others_once_terms_cancel_is_refused():
+    text = "algorithm x\nparam y = 1 learnable\nparam u = y learnable\nx[k+1] = x[k] - u*grad f(x[k]) + y*0*x[k]\n"
+    with pytest.raises(Alg2NetError) as caught:
+        alg2net.compile_source(text)
+    assert (caught.value.code, caught.value.line) == ("learnable-only-initialises", 2)
