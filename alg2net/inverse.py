@@ -98,7 +98,10 @@ def amplification(form: LearnableForm) -> Amplification:
     """The round-off amplification of the backward iteration of `form` (memory.md)."""
     matrix = _layer_at_zero(form)
     values = initial_values(form)
-    numeric = [complex(root) for root in sp.Matrix(matrix.xreplace(values)).evalf().eigenvals(multiple=True)]
+    try:
+        numeric = [complex(root) for root in sp.Matrix(matrix.xreplace(values)).evalf().eigenvals(multiple=True)]
+    except TypeError:  # a value SymPy could not reduce to a number: no estimate, so anchor every layer
+        return Amplification(None, math.inf)
     factor = max((1 / abs(root) if abs(root) > 1e-12 else math.inf for root in numeric), default=1.0)
     variable = sp.Dummy("zeta")
     try:
@@ -138,12 +141,12 @@ def initial_values(form: LearnableForm) -> dict[sp.Basic, sp.Expr]:
         if param.definition.kind is ParamKind.CONSTANT:
             values[sp.Symbol(name, real=True)] = param.value
         elif param.definition.kind is ParamKind.SCHEDULE:
-            values[base[K]], values[base[K + 1]] = param.value.xreplace({K: 0}), param.value.xreplace({K: 1})
+            values[base[K]], values[base[K + 1]] = param.value, param.value.xreplace({K: K + 1})
         else:
-            values[base[K]], values[base[K + 1]] = param.start, param.value.xreplace({base[K]: param.start, K: 0})
-    for _ in range(len(values)):  # formulas may read other params
+            values[base[K]], values[base[K + 1]] = param.start, param.value
+    for _ in range(len(values)):  # formulas may read other params (in k: layer 0 is substituted last)
         values = {key: value.xreplace(values) for key, value in values.items()}
-    return values
+    return {key: value.xreplace({K: 0}) for key, value in values.items()}
 
 
 def inverse_text(name: str, inverse: Inverse, latex: bool = False) -> str:

@@ -97,8 +97,11 @@ def test_nesterov_schedule_approximates_a_second_order_ode():
     assert facts["varying"] and facts["verdict"] == "not_guaranteed"
     (reason,) = facts["reasons"]
     assert "rho'(1) = 3/(k + 2) tends to 0" in reason and "second-order ODE" in reason
+    assert "x'' + 3/t*x' + T_f(x) = 0 with t = k*sqrt(h)" in reason  # Su, Boyd, Candes 2016
+    assert facts["second_order_limit"] == "x'' + 3/t*x' + T_f(x) = 0 with t = k*sqrt(h)"
     layers = next(c for c in facts["conditions"] if c["name"] == "frozen layers")
-    assert layers["ok"] and "30 layers" in layers["why"]
+    assert layers["ok"] and layers["why"] == "every layer k >= 0 passes (decided exactly in k)"  # not only 30
+    assert facts["max_depth_guaranteed"] is None
     assert facts["rho_value"] == "zeta**2 - 2*zeta + 1"  # the limit: a double root at 1
 
 
@@ -112,7 +115,13 @@ def test_a_schedule_that_fails_at_some_layers_names_them():
     text = "algorithm s\nparam b[k] = (k - 3) / 2\nx[k+1] = x[k] - grad f(x[k]) + b[k] * (x[k] - x[k-1])\n"
     facts = check(text, depth=10)
     layers = next(c for c in facts["conditions"] if c["name"] == "frozen layers")
-    assert not layers["ok"] and "layers 0, 5-9 of 10" in layers["why"]  # b = -3/2 at k = 0, b >= 1 from k = 5
+    assert not layers["ok"]  # b = -3/2 at k = 0, b = 1 at k = 5, b > 1 from k = 6 on, at every depth
+    assert layers["why"].startswith("at layer 0: the root zeta = -3/2 has |zeta| = 3/2 > 1")
+    assert "; at layer 5: zeta = 1 is a multiple root" in layers["why"]
+    assert layers["why"].endswith(
+        "; from layer 6 on: the root zeta = 3/2 has |zeta| = 3/2 > 1: errors grow like |zeta|^k"
+    )
+    assert facts["max_depth_guaranteed"] == 0
 
 
 def test_momentum_resnet():
@@ -271,10 +280,10 @@ def test_json_when_the_coefficients_have_no_limit_and_layers_fail(capsys):
     assert facts["roots_of"] == "at the last layer, k = 99"
     assert facts["rho_value"] == "zeta**2 - 7/2*zeta + 5/2"  # b_99 = 5/2
     assert [(r["value"], r["abs"]) for r in facts["roots"]] == [("5/2", 2.5), ("1", 1.0)]
-    (reason,) = facts["reasons"]
-    assert reason.startswith("at layers 1, 3, 5,") and reason.endswith(
-        "the root zeta = 5/2 has |zeta| = 5/2 > 1: errors grow like |zeta|^k"
-    )
+    layers, limit = facts["reasons"]  # every odd layer fails, and so does the limit point of the odd layers
+    assert layers == "at layers 1, 3, 5, ...: the root zeta = 5/2 has |zeta| = 5/2 > 1: errors grow like |zeta|^k"
+    assert limit == "on odd layers, as k -> oo: the root zeta = 5/2 has |zeta| = 5/2 > 1: errors grow like |zeta|^k"
+    assert facts["max_depth_guaranteed"] == 1
 
 
 def test_a_diverging_recurrence_is_judged_as_its_schedule():
@@ -291,7 +300,8 @@ def test_a_diverging_recurrence_is_judged_as_its_schedule():
 def test_a_step_that_grows_without_bound_is_named():
     facts = data("doubling_step")
     assert facts["verdict"] == "not_guaranteed"
-    (reason,) = facts["reasons"]
+    reason, overflow = facts["reasons"]  # t_k = 2^k also leaves float64 at t[1024]
+    assert overflow == "t[1024] exceeds the float64 range: every layer from k = 1023 on overflows"
     assert reason == (
         "as k -> oo: c_f = t[k] -> oo: the effective step grows without bound, so the layers approximate no"
         " x' = -c*T(x)"
@@ -308,7 +318,10 @@ def test_without_a_limit_the_last_layer_is_shown_and_named():
     assert not any("in the limit k" in c["why"] for c in facts["conditions"])
     rows = {c["name"]: c["why"] for c in facts["conditions"]}
     assert rows["zero-stable"].startswith("at the last layer, k = 99: ")
-    assert rows["limit k -> oo"] == "the coefficients have no limit: only the layers count"
+    assert (
+        rows["limit k -> oo"]
+        == "the coefficients have no limit: on even and on odd layers they tend to values that pass"
+    )
     bad = {c["name"]: c["why"] for c in data("alternating_momentum")["conditions"]}
     assert bad["zero-stable"] == (
         "at the last layer, k = 99: the root zeta = 5/2 has |zeta| = 5/2 > 1: errors grow like |zeta|^k"
@@ -433,11 +446,13 @@ def test_a_schedule_with_a_pole_fails_at_that_layer():
         return analyse(derive(resolve(parse(text))), depth).to_json()
 
     facts = analysed("algorithm p\nparam h[k] = 1/(k - 3)\nx[k+1] = x[k] - h[k]*grad f(x[k])\n", depth=6)
-    assert facts["reasons"][0] == "at layer 3 of 6: c_f is infinite (division by zero)"
+    assert facts["reasons"][0] == "layers 0-2 pass; at layer 3: c_f is infinite (division by zero)"
     momentum = analysed(
         "algorithm p\nparam b[k] = 1/(k - 3)\nx[k+1] = x[k] - grad f(x[k]) + b[k]*(x[k] - x[k-1])\n", depth=6
     )
-    assert momentum["reasons"] == ["at layers 3-4 of 6: a coefficient has no finite value (division by zero)"]
+    (reason,) = momentum["reasons"]  # b_4 = 1: a double root at 1; from k = 5 on 0 < b_k < 1
+    assert reason.startswith("layers 0-2 pass; at layer 3: a coefficient has no finite value (division by zero);")
+    assert "; at layer 4: zeta = 1 is a multiple root of rho" in reason
 
 
 # Typed facts: CheckFacts, its JSON, the condition codes ------------------------------------------------------------
@@ -446,7 +461,8 @@ JSON_ORDER = [
     "algorithm", "explicit", "output", "functions", "learnable_form", "rho", "rho_factored", "rho_names",
     "effective_steps", "limit_ode", "varying", "rho_value", "roots", "roots_of", "evaluation_scales", "consistent",
     "zero_stable", "strongly_stable", "effective_steps_value", "limit_ode_value", "order", "error_constant",
-    "classical_lmm", "order_of", "order_note", "params", "conditions", "reasons", "verdict",
+    "classical_lmm", "order_of", "order_note", "params", "conditions", "reasons", "verdict", "max_depth_guaranteed",
+    "second_order_limit", "reversal",
 ]  # fmt: skip
 
 
@@ -511,7 +527,7 @@ def test_to_json_pins_the_keys_their_order_and_the_values():
                 "required": False,
             },
             {"name": "gradient term in the limit", "ok": True, "why": "c_f = 10", "required": True},
-            {"name": "evaluation points", "ok": True, "why": "every block sees the state x itself", "required": False},
+            {"name": "evaluation points", "ok": True, "why": "every block sees the state x itself", "required": True},
             {
                 "name": "beta in its region",
                 "ok": True,
@@ -521,6 +537,17 @@ def test_to_json_pins_the_keys_their_order_and_the_values():
         ],
         "reasons": [],
         "verdict": "guaranteed",
+        "max_depth_guaranteed": None,
+        "second_order_limit": None,
+        "reversal": {
+            "invertible": True,
+            "blocked_by": None,
+            "inverse": ["x[k-1] = (x[k] + beta*x[k] - h*T_f(x[k]) - x[k+1])/beta"],
+            "conditions": ["beta != 0"],
+            "amplification": "(1/abs(beta))^L",
+            "amplification_value": pytest.approx(0.9**-100),
+            "anchor_every": 70,
+        },
     }
 
 
@@ -538,9 +565,10 @@ def test_to_json_without_values_and_with_renamed_symbols_keeps_the_order():
         ("consistent", False, False),
         ("zero-stable", False, False),
         ("strongly zero-stable", False, False),
-        ("evaluation points", True, False),
+        ("evaluation points", True, True),
         ("frozen layers", True, True),
         ("limit k -> oo", False, True),
+        ("finite coefficients", False, True),  # t_k = 2^k leaves float64 at t[1024]
     ]
     region = data("reserved_names")["params"][0]
     assert list(region) == ["name", "kind", "learnable", "value", "region", "initial_inside", "region_note"]
@@ -567,4 +595,5 @@ def test_every_condition_has_a_known_code():
         seen |= {c.code for c in facts.conditions}
     assert seen == set(CODES)
     overflow = data("overflowing_recurrence", depth=10)
-    assert overflow["reasons"][-1] == "t[4] exceeds the float64 range: layers 3-9 of 10 overflow"
+    assert overflow["reasons"][-1] == "t[4] exceeds the float64 range: every layer from k = 3 on overflows"
+    assert overflow["max_depth_guaranteed"] == 3

@@ -1,10 +1,11 @@
 """The conditions of check.md as values with stable codes, each with one line of why, and the verdict they give.
 
 Assumes the facts of a network (`alg2net.analysis.limits.Network`): those shown for the whole network, at the values
-its `where` names, and, when its coefficients vary with k, those of each frozen layer and of the limit k -> oo.
-Guarantees `Condition`s whose `code` is one of `CODES`, in the order the report lists them. With varying
-coefficients the layers and the limit decide, and the rows of the values shown are informative. The verdict is
-`guaranteed` exactly when every required condition holds; the reasons are the failing required conditions' whys.
+its `where` names, and, when its coefficients vary with k, what `every_layer` proves of every layer k >= 0 and of
+the limit k -> oo. Guarantees `Condition`s whose `code` is one of `CODES`, in the order the report lists them. With
+varying coefficients every layer and the limit decide, and the rows of the values shown are informative; the
+evaluation points always decide. The verdict is `guaranteed` exactly when every required condition holds; the
+reasons are the failing required conditions' whys.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import dataclasses
 
 import sympy as sp
 
+from alg2net.analysis import points
+from alg2net.analysis.every_layer import EveryLayer, Run, SecondOrder
 from alg2net.analysis.facts import Condition, ParamFacts
-from alg2net.analysis.limits import LIMIT, Network, Where
+from alg2net.analysis.limits import LIMIT, OVERFLOW_LAYERS, Network, Where
 from alg2net.analysis.multistep import Numeric
 from alg2net.analysis.reduce import ZETA
 from alg2net.analysis.roots import render_root, root_facts
@@ -25,10 +28,10 @@ CODES = {  # stable: tests and tools match on these; the names and whys are for 
     "zero-stable": "the root condition: every root of rho in the closed unit disk, those on the circle simple",
     "strongly-zero-stable": "zeta = 1 the only root of rho on the unit circle (informative)",
     "gradient-term": "every c_F finite and some c_F nonzero: a gradient term reaches the limit ODE",
-    "evaluation-points": "every block sees the state itself on the slow mode (informative)",
-    "frozen-layers": "each layer of the network, its coefficients frozen, passes on its own",
-    "limit": "the layers' limit k -> oo passes, where the coefficients have one",
-    "finite-coefficients": "every coefficient is a finite float64 at every layer asked for",
+    "evaluation-points": "every block sees a nonzero multiple of the output in the limit: the output is the state",
+    "frozen-layers": "every layer k >= 0 of the network, its coefficients frozen, passes on its own",
+    "limit": "the layers' limit k -> oo (every limit point of the coefficients) passes",
+    "finite-coefficients": "every recurrence stays a finite float64 at every layer",
     "param-region": "a learnable param's initial value lies in its region (informative)",
 }
 
@@ -37,10 +40,12 @@ GUARANTEED, NOT_GUARANTEED = "guaranteed", "not_guaranteed"
 
 def conditions(net: Network, output: str, functions, params: tuple[ParamFacts, ...], text: Text) -> list[Condition]:
     """Every condition, in the order the report lists them."""
-    rows = shown(net.main, output, functions, net.steps_initial, net.scales, net.where, text)
-    if net.varying:  # the layers and the limit decide; the rows above describe the limit or the last layer
+    rows = shown(net.main, output, functions, net.steps_initial, net.where, text)
+    if net.varying:  # every layer and the limit decide; the rows above describe the limit or the last layer
         rows = [dataclasses.replace(c, required=False) for c in rows]
-        rows += layer_conditions(net, functions, text)
+    rows += evaluation_rows(net.scales, net.generic, output, net.where, text)
+    if net.varying:
+        rows += layer_conditions(net, output, functions, text)
     return rows + region_conditions(params)
 
 
@@ -50,7 +55,7 @@ def verdict(rows: list[Condition]) -> tuple[tuple[str, ...], str]:
     return reasons, NOT_GUARANTEED if reasons else GUARANTEED
 
 
-def shown(n: Numeric, x: str, functions, symbolic_steps, scales, where: Where, text: Text) -> list[Condition]:
+def shown(n: Numeric, x: str, functions, symbolic_steps, where: Where, text: Text) -> list[Condition]:
     """The conditions at the values shown for the whole network (`n`, taken at `where`)."""
     prefix = where.prefix
     rows = [
@@ -68,20 +73,61 @@ def shown(n: Numeric, x: str, functions, symbolic_steps, scales, where: Where, t
     if n.consistent:
         why = _gradient_why(n, functions, symbolic_steps if where.text == LIMIT else (), text)
         rows.append(Condition("gradient-term", "gradient term in the limit", n.some_step, prefix + why))
-    if scales is not None:
-        odd = {f: s for f, s in scales.items() if s != [1]}
-        seen = [f"T_{f} sees {', '.join(scaled(v, x, text) for v in s)}, not {x}" for f, s in odd.items()]
-        why = "; ".join(seen) if odd else f"every block sees the state {x} itself"
-        rows.append(Condition("evaluation-points", "evaluation points", not odd, prefix + why, False))
     return rows
 
 
-def layer_conditions(net: Network, functions, text: Text) -> list[Condition]:
-    """The frozen layers, the limit k -> oo, and the layers whose coefficients overflow float64."""
-    rows = [_frozen_layers(net.layers, functions, net.depth, text), _limit_condition(net, functions, text)]
-    if net.computed < net.depth:
-        names = ", ".join(net.schedule.overflowing(net.computed))
-        why = f"{names} exceeds the float64 range: layers {net.computed}-{net.depth - 1} of {net.depth} overflow"
+def evaluation_rows(scales, generic, x: str, where: Where, text: Text) -> list[Condition]:
+    """The evaluation points at the values shown and, for varying coefficients, with them symbolic (generic): a
+    block must see a nonzero multiple of the output in the limit (required)."""
+    for found, prefix in ((generic, "at every layer k: "), (scales, where.prefix)):
+        if found is not None and not (isinstance(found, dict) and _ok_scales(found)):
+            return [Condition("evaluation-points", "evaluation points", False, prefix + _unseen_why(found, x, text))]
+    if not isinstance(scales, dict):
+        if not isinstance(generic, dict):
+            return []  # no slow mode: the scheme is not consistent, which the rows above say
+        scales, where = generic, Where("at every layer k", None)  # no limit to take the scales at
+    odd = {f: s for f, s in scales.items() if s != [1]}
+    seen = [f"T_{f} sees {', '.join(scaled(v, x, text) for v in s)}, not {x}" for f, s in odd.items()]
+    why = "; ".join(seen) + ": the limit field is evaluated there" if odd else f"every block sees the state {x} itself"
+    return [Condition("evaluation-points", "evaluation points", True, where.prefix + why)]
+
+
+def _ok_scales(scales: dict) -> bool:
+    return all(s != 0 for v in scales.values() for s in v)
+
+
+def _unseen_why(found, x: str, text: Text) -> str:
+    if isinstance(found, dict):
+        zero = next(f for f, v in found.items() if 0 in v)
+        return (
+            f"T_{zero} sees 0*{x}: its argument tends to 0 (a difference of states), so the limit field T_{zero}(0)"
+            f" does not depend on {x}"
+        )
+    seen = points.written(found.point, text)
+    if found.blind:
+        return (
+            f"the output {x} does not follow the state the layers integrate (it tends to 0 on their slow mode):"
+            f" T_{found.function} sees {seen}, no combination of {x} and its lags, so {x} is not the integrated"
+            " state (a velocity or a difference); return the state the blocks see"
+        )
+    return f"T_{found.function} sees {seen}, which tends to no combination of the output {x} and its lags"
+
+
+def layer_conditions(net: Network, x: str, functions, text: Text) -> list[Condition]:
+    """Every layer k >= 0, the limit k -> oo, and the recurrences that overflow float64."""
+    every = net.every
+    rows = [_frozen_layers(every, functions, text), _limit_condition(net, x, functions, text)]
+    for overflow in net.overflows:
+        if overflow.layer is None:
+            why = (
+                f"{overflow.name}[k] grows without bound: its float64 value overflows at some layer beyond"
+                f" k = {OVERFLOW_LAYERS}"
+            )
+        else:
+            why = (
+                f"{overflow.name}[{overflow.layer + 1}] exceeds the float64 range: every layer from k ="
+                f" {overflow.layer} on overflows"
+            )
         rows.append(Condition("finite-coefficients", "finite coefficients", False, why))
     return rows
 
@@ -97,54 +143,108 @@ def region_conditions(params: tuple[ParamFacts, ...]) -> list[Condition]:
     return rows
 
 
-# Layers and the limit ----------------------------------------------------------------------------------------------
+# Every layer and the limit ---------------------------------------------------------------------------------------
 
 
-def _frozen_layers(layers, functions, depth: int, text: Text) -> Condition:
-    failing = [(layer, n) for layer, n in layers if n is None or not n.guaranteed]
-    if not failing:
-        finite = "" if len(layers) == depth else " with finite coefficients"
-        why = f"each of the {len(layers)} layers{finite} passes on its own"
-        return Condition("frozen-layers", "frozen layers", True, why)
-    first = failing[0][1]
-    if first is None:
-        failure = "a coefficient has no finite value (division by zero)"
-    else:
-        failure = _first_failure(dataclasses.replace(first, roots=root_facts(first.rho)), functions, (), text)
-    where = _ranges([layer for layer, _ in failing])
-    why = f"at layer{'s' if len(failing) > 1 else ''} {where} of {depth}: {failure}"
-    return Condition("frozen-layers", "frozen layers", False, why)
+def _frozen_layers(every: EveryLayer, functions, text: Text) -> Condition:
+    if not every.runs and every.undecided is None:
+        return Condition("frozen-layers", "frozen layers", True, f"every layer k >= 0 passes ({every.how})")
+    parts = []
+    first = every.max_depth
+    if first and (not every.runs or every.runs[0].step == 1):  # a prefix of passing layers, then failures
+        parts.append(f"layer{'s 0-' + str(first - 1) if first > 1 else ' 0'} pass{'' if first > 1 else 'es'}")
+    for run in every.runs[:4]:
+        parts.append(f"{_run_text(run)}: {_run_why(run, functions, text)}")
+    if len(every.runs) > 4:
+        parts.append(f"and {len(every.runs) - 4} more runs of failing layers")
+    if every.undecided is not None:
+        parts.append(f"could not decide from layer {every.undecided} on: {every.undecided_why}")
+    return Condition("frozen-layers", "frozen layers", False, "; ".join(parts))
 
 
-def _limit_condition(net: Network, functions, text: Text) -> Condition:
-    limit = net.limit
+def _run_text(run: Run) -> str:
+    if run.last == run.first:
+        return f"at layer {run.first}"
+    if run.step == 1:
+        return f"from layer {run.first} on" if run.last is None else f"at layers {run.first}-{run.last}"
+    listed = ", ".join(str(run.first + i * run.step) for i in range(3))
+    end = "..." if run.last is None else f"..., {run.last}"
+    return f"at layers {listed}, {end}"
+
+
+def _run_why(run: Run, functions, text: Text) -> str:
+    if run.facts is None:
+        return "a coefficient has no finite value (division by zero)"
+    return _first_failure(dataclasses.replace(run.facts, roots=root_facts(run.facts.rho)), functions, (), text)
+
+
+def _limit_condition(net: Network, x: str, functions, text: Text) -> Condition:
+    every = net.every
+    if not every.points:
+        why = f"could not decide the limit k -> oo: {every.limit_why}"
+        return Condition("limit", "limit k -> oo", False, why)
+    if len(every.points) > 1:
+        failing = [p for p in every.points if p.facts is None or not p.facts.guaranteed]
+        if not failing and every.moving > 1:
+            why = f"could not decide: the coefficients have no limit and {_moving(every)}"
+            return Condition("limit", "limit k -> oo", False, why)
+        if not failing:
+            why = "the coefficients have no limit: on even and on odd layers they tend to values that pass"
+            return Condition("limit", "limit k -> oo", True, why)
+        point = failing[0]
+        failure = (
+            _first_failure(point.facts, functions, (), text) if point.facts else "a coefficient grows without bound"
+        )
+        return Condition("limit", "limit k -> oo", False, f"{point.label}, as k -> oo: {failure}")
+    limit = every.points[0].facts
     if limit is None:
-        return Condition("limit", "limit k -> oo", True, "the coefficients have no limit: only the layers count")
+        return Condition("limit", "limit k -> oo", False, "as k -> oo: a coefficient of rho grows without bound")
+    if limit.guaranteed and every.moving > 1 and not limit.roots.strongly_stable:
+        why = f"could not decide: in the limit rho has roots on the unit circle besides 1, and {_moving(every)}"
+        return Condition("limit", "limit k -> oo", False, why)
     if limit.guaranteed:
         return Condition("limit", "limit k -> oo", True, f"rho tends to {factored(limit.rho, text)}")
-    all_consistent = all(n is not None and n.consistent for _, n in net.layers)
-    if all_consistent and limit.rho_at_one == 0 and limit.slope_at_one == 0:
-        slope = sp.factor(sp.cancel(sp.diff(net.rho_initial.as_expr(), ZETA).subs(ZETA, 1)))
-        why = (
-            f"rho'(1) = {text(slope)} tends to 0 as k -> oo, so zeta = 1 becomes a double root and the effective"
-            " step grows without bound: the layers approximate a second-order ODE (x'' + a(t)*x' = -c*T(x), as"
-            " Nesterov's momentum does), not x' = -c*T(x)"
-        )
+    if limit.rho_at_one == 0 and limit.slope_at_one == 0 and sp.cancel(net.rho_initial.as_expr().subs(ZETA, 1)) == 0:
+        why = _second_order_why(net, x, functions, every.second_order, text)
     else:
         why = f"as k -> oo: {_first_failure(limit, functions, net.steps_initial, text)}"
     return Condition("limit", "limit k -> oo", False, why)
 
 
-def _ranges(layers: list[int]) -> str:
-    """`0, 5-9`: the layers as ranges."""
-    parts, start = [], None
-    for i, layer in enumerate(layers):
-        if start is None:
-            start = layer
-        if i + 1 == len(layers) or layers[i + 1] != layer + 1:
-            parts.append(str(start) if start == layer else f"{start}-{layer}")
-            start = None
-    return ", ".join(parts)
+def _moving(every: EveryLayer) -> str:
+    return (
+        f"rho has {every.moving} roots besides 1 (and 0) that move with k: layers that each pass do not bound the"
+        " product of their matrices unless the limit has every such root strictly inside the unit circle"
+    )
+
+
+def _second_order_why(net: Network, x: str, functions, second: SecondOrder | None, text: Text) -> str:
+    slope = sp.factor(sp.cancel(sp.diff(net.rho_initial.as_expr(), ZETA).subs(ZETA, 1)))
+    head = (
+        f"rho'(1) = {text(slope)} tends to 0 as k -> oo, so zeta = 1 becomes a double root and the effective"
+        " step grows without bound:"
+    )
+    if second is None:
+        return f"{head} the layers approximate a second-order ODE (x'' + a(t)*x' = -c*T(x)), not x' = -c*T(x)"
+    return (
+        f"{head} the layers approximate the second-order ODE {second_order_text(second, x, functions, text)}"
+        " (Su, Boyd, Candes 2016), not x' = -c*T(x)"
+    )
+
+
+def second_order_text(second: SecondOrder, x: str, functions, text: Text) -> str:
+    """`x'' + 3/t*x' + T_f(x) = 0 with t = k*sqrt(h)`."""
+    written = f"{x}''"
+    if second.r != 0:
+        r = text(second.r)
+        written += f" + {r if second.r.is_Integer else '(' + r + ')'}/t*{x}'"
+    for f, c in zip(functions, second.coefficients):
+        if c == 0:
+            continue
+        magnitude = text(tidy(abs(c), text)) if c.is_number else f"({text(c)})"
+        sign = "-" if c.is_number and c.is_negative else "+"
+        written += f" {sign} {'' if magnitude == '1' else magnitude + '*'}T_{f}({x})"
+    return f"{written} = 0 with t = k*sqrt(h)"
 
 
 # Why ---------------------------------------------------------------------------------------------------------------

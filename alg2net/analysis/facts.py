@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from alg2net.analysis.reversal import ReversalFacts
+
 # Ordered mappings that stay frozen: (key, value) pairs.
 Meanings = tuple[tuple[str, str], ...]  # a name -> what it stands for
 StepTexts = tuple[tuple[str, str | None], ...]  # a function F -> c_F as text, None where infinite
@@ -119,7 +121,10 @@ class CheckFacts:
     conditions: tuple[Condition, ...]
     reasons: tuple[str, ...]  # the why of each required condition that fails; empty when guaranteed
     verdict: str  # "guaranteed" or "not_guaranteed"
+    max_depth_guaranteed: int | None = None  # the largest depth whose layers all pass (proven); None: every depth
+    second_order_limit: str | None = None  # rho'(1) -> 0 like r/k: the second-order ODE the layers approximate
     layers: tuple[LayerFacts, ...] = ()  # layers 0 .. depth - 1 with finite values, when `varying`; not in the JSON
+    reversal: ReversalFacts | None = None  # memory.md: can the network run backwards, and at what round-off
 
     def to_json(self) -> dict[str, Any]:
         """check.md's JSON object, its keys in a fixed order."""
@@ -156,7 +161,11 @@ class CheckFacts:
             conditions=[condition.to_json() for condition in self.conditions],
             reasons=list(self.reasons),
             verdict=self.verdict,
+            max_depth_guaranteed=self.max_depth_guaranteed,
+            second_order_limit=self.second_order_limit,
         )
+        if self.reversal is not None:
+            facts["reversal"] = self.reversal.to_json()
         return facts
 
 

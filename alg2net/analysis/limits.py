@@ -1,35 +1,37 @@
-"""Coefficients that vary with k (schedules, recurrences, k itself): their values at each layer, the frozen facts of
-each layer, and the limit k -> oo.
+"""Coefficients that vary with k (schedules, recurrences, k itself): the facts of every layer and of the limit
+k -> oo (`every_layer`), the frozen facts of the layers a report lists, and the values the facts shown for the whole
+network are taken at.
 
 Assumes the params of `alg2net.analysis.params` and rho, the c_F and the layer's state space with the learnable
-params kept symbolic. A recurrence is evaluated with `_DIGITS` digits, as rationals, until it leaves the float64
-range (the network overflows from there: the last finite values stand in). A limit is claimed only where it is
-decided: exactly for rational functions of k, by SymPy's `limit` otherwise, and for a recurrence through its fixed
-point nearest to where 2*10^4 more steps bring it (or +-oo where it grows without bound); anything undecided is no
-limit. Guarantees a `Network`: the frozen facts of layers 0 .. depth - 1 and in the limit, and the values at which
-the facts shown for the whole network are taken (`Where`): the only values, the limit, or the last layer.
+params kept symbolic. The listed layers use recurrences evaluated with `_DIGITS` digits, as rationals (they only
+describe; `every_layer` decides). A recurrence is run in float64, as the network runs it, for `OVERFLOW_LAYERS`
+layers: where it leaves the float64 range the network overflows from there; one that provably grows without bound
+overflows at some layer even where that is further. Guarantees a `Network`: the decision for every layer, the
+listed layers 0 .. depth - 1, and the values at which the facts shown are taken (`Where`): the only values, the
+limit (where `every_layer` proves one), or the last listed layer.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import mpmath
 import sympy as sp
 
-from alg2net.analysis import multistep
+from alg2net.analysis import every_layer, multistep, points, recurrences
+from alg2net.analysis.every_layer import EveryLayer, LimitOf
 from alg2net.analysis.multistep import Numeric
 from alg2net.analysis.params import Params, Recurrence
 from alg2net.analysis.reduce import ZETA, StateSpace
 from alg2net.derive import K
+from alg2net.errors import fail
 
 LIMIT = "in the limit k -> oo"
-_DIGITS = 30  # recurrences such as FISTA's t_k are evaluated with this many digits
+OVERFLOW_LAYERS = 10**4  # a recurrence is run this far in float64 to find where it overflows
+_DIGITS = 30  # the listed layers' recurrences (such as FISTA's t_k) are evaluated with this many digits
 _FLOAT_MAX = 1.7976931348623157e308
-
-LimitOf = Callable[[sp.Expr], "sp.Expr | None"]  # an expression's limit as k -> oo: a number, +-oo or None
+_HINT = "look for a division by zero: a recurrence that reaches 0 exactly, a schedule with a pole"
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,8 @@ class Where:
 
 @dataclass(frozen=True)
 class Schedule:
-    """The value of each per-layer symbol at each layer: k, the learnable params' initial values (expressions in
-    k), the recurrences."""
+    """The value of each per-layer symbol at each listed layer: k, the learnable params' initial values
+    (expressions in k), the recurrences."""
 
     initial: dict  # a kept symbol -> its initial value
     recurrences: tuple[Recurrence, ...]
@@ -66,32 +68,53 @@ class Schedule:
         """How many layers have finite values (at most `depth`, the layers asked for)."""
         return min((len(v) - 1 for v in self.sequences.values()), default=depth)
 
-    def overflowing(self, computed: int) -> list[str]:
-        """`t[N]` for each recurrence whose value N = computed + 1 leaves the float64 range."""
-        return [f"{r.name}[{computed + 1}]" for r in self.recurrences if len(self.sequences[r.tk]) == computed + 1]
+
+@dataclass(frozen=True)
+class Overflow:
+    """A recurrence whose float64 values leave the range: every layer from `layer` on overflows (None: at some
+    layer beyond `OVERFLOW_LAYERS`, as it grows without bound)."""
+
+    name: str
+    layer: int | None
 
 
 @dataclass(frozen=True)
 class Network:
-    """The facts of a network of depth `depth`: per layer and in the limit when its coefficients vary with k, and
-    those shown for the whole network (`main`, at `where`)."""
+    """The facts of a network: of every layer and the limit when its coefficients vary with k (`every`), of the
+    listed layers, and those shown for the whole network (`main`, at `where`)."""
 
     depth: int
     varying: bool
     rho_initial: sp.Poly  # rho with the learnable params at their initial values
     steps_initial: tuple[sp.Expr, ...]
     schedule: Schedule
-    computed: int  # layers with finite values
-    layers: list[tuple[int, Numeric | None]]  # None: a coefficient has no finite value at that layer
-    limit: Numeric | None  # None: no limit, or not varying
-    limit_of: LimitOf | None
+    layers: list[tuple[int, Numeric | None]]  # the listed layers; None: a coefficient has no finite value there
+    every: EveryLayer | None  # None: not varying
+    overflows: tuple[Overflow, ...]
     where: Where
     main: Numeric
-    scales: dict | None  # the evaluation scales at `where`
+    scales: dict | points.Unseen | None  # the evaluation scales at `where`
+    generic: dict | points.Unseen | None  # with the per-layer values kept symbolic (None: not varying)
+
+    @property
+    def limit(self) -> Numeric | None:
+        return None if self.every is None else self.every.limit
+
+    @property
+    def limit_of(self) -> LimitOf | None:
+        return None if self.every is None else self.every.limit_of
+
+    @property
+    def max_depth(self) -> int | None:
+        """The largest depth whose layers are all proven to pass (None: every depth)."""
+        firsts = [o.layer if o.layer is not None else OVERFLOW_LAYERS for o in self.overflows]
+        if self.every is not None and self.every.max_depth is not None:
+            firsts.append(self.every.max_depth)
+        return min(firsts, default=None)
 
 
 def network(params: Params, space: StateSpace, rho: sp.Poly, steps: tuple[sp.Expr, ...], depth: int) -> Network:
-    """The frozen layers, the limit and the facts shown, for rho and the c_F of the layer `space`."""
+    """Every layer, the listed layers, the limit and the facts shown, for rho and the c_F of the layer `space`."""
     initial = dict(params.learnable)
     rho_initial = sp.Poly([c.xreplace(initial) for c in rho.all_coeffs()], ZETA)
     steps_initial = tuple(c.xreplace(initial) for c in steps)
@@ -99,24 +122,37 @@ def network(params: Params, space: StateSpace, rho: sp.Poly, steps: tuple[sp.Exp
     varying = any(e.free_symbols & set(per_layer) for e in (*rho_initial.all_coeffs(), *steps_initial))
     sequences = _recurrence_values(params.recurrences, depth + 1 if varying else 1)
     schedule = Schedule(initial, params.recurrences, sequences)
-    computed = schedule.computed(depth)
     layers: list[tuple[int, Numeric | None]] = []
-    limit = limit_of = None
+    every, overflows = None, ()
     if varying:
         frozen = multistep.Frozen(rho_initial, steps_initial, per_layer)
-        layers = [(layer, _at(frozen, schedule.values_at(layer))) for layer in range(min(depth, computed))]
-        limit_of = _limit_map(schedule)
-        limit = None if limit_of is None else _limit(rho, steps, limit_of)
-    if limit is not None:
-        where, main, scales = Where(LIMIT, None), limit, _limit_scales(space, limit_of)
+        layers = [
+            (layer, _at(frozen, schedule.values_at(layer))) for layer in range(min(depth, schedule.computed(depth)))
+        ]
+        every = every_layer.decide(params, rho_initial, steps_initial)
+        overflows = _overflows(params.recurrences)
+    if every is not None and every.limit is not None:
+        where, main = Where(LIMIT, None), every.limit
+        scales = _limit_scales(space.at(initial), every.limit_of)
     else:
         layer = max((layer for layer, n in layers if n is not None), default=0)
         where = Where(f"at the last layer, k = {layer}" if varying else "", schedule.values_at(layer))
-        main = multistep.numeric(rho, steps, where.values)
-        scales = multistep.evaluation_scales(space.at(where.values))
+        main = _main(rho, steps, where, bool(layers))
+        scales = points.seen(space.at(where.values))
+    generic = points.seen(space.at(initial)) if varying else None
     return Network(
-        depth, varying, rho_initial, steps_initial, schedule, computed, layers, limit, limit_of, where, main, scales
+        depth, varying, rho_initial, steps_initial, schedule, layers, every, overflows, where, main, scales, generic
     )
+
+
+def _main(rho: sp.Poly, steps: tuple[sp.Expr, ...], where: Where, listed: bool) -> Numeric:
+    """The facts at `where`; a located input error where not one listed layer has finite coefficients (the values
+    stage lets a pole through where rounding hides it: a recurrence that reaches 0 exactly)."""
+    try:
+        return multistep.numeric(rho, steps, where.values)
+    except multistep.NotFinite:
+        where_text = " at any listed layer" if listed else ""
+        raise fail("undefined-value", f"the coefficients have no finite value{where_text}", hint=_HINT) from None
 
 
 def pi_at(pi: sp.Poly, where: Where, limit_of: LimitOf | None) -> sp.Poly | None:
@@ -130,19 +166,59 @@ def pi_at(pi: sp.Poly, where: Where, limit_of: LimitOf | None) -> sp.Poly | None
 
 
 def _recurrence_values(recurrences: tuple[Recurrence, ...], count: int) -> dict:
-    """t_0 .. t_count of every recurrence, as rationals from `_DIGITS`-digit arithmetic."""
-    values: dict = {}
-    for r in recurrences:
-        with mpmath.workdps(_DIGITS):
-            function = sp.lambdify((r.tk, K), r.step, "mpmath")
-            sequence = [mpmath.mpf(sp.N(r.start, _DIGITS))]
-            for layer in range(count):
-                value = mpmath.mpf(function(sequence[-1], layer))
+    """t_0 .. t_count of every recurrence, as rationals from `_DIGITS`-digit arithmetic; run together, as a step may
+    read the recurrences declared before it. Each stops where it leaves the float64 range."""
+    symbols = [s for r in recurrences for s in (r.tk, r.tk1)]
+    with mpmath.workdps(_DIGITS):
+        functions = [sp.lambdify((*symbols, K), r.step, "mpmath") for r in recurrences]
+        sequences = [[mpmath.mpf(sp.N(r.start, _DIGITS))] for r in recurrences]
+        stopped = [False] * len(recurrences)
+        for layer in range(count):
+            current = {r.tk: seq[-1] for r, seq in zip(recurrences, sequences)}
+            for i, r in enumerate(recurrences):
+                if stopped[i]:
+                    continue
+                arguments = [current.get(s, mpmath.mpf(0)) for s in symbols]
+                value = mpmath.mpf(functions[i](*arguments, layer))
                 if not mpmath.isfinite(value) or abs(value) > _FLOAT_MAX:  # the network overflows from here on
-                    break
-                sequence.append(value)
-            values[r.tk] = [sp.Rational(mpmath.nstr(v, _DIGITS)) for v in sequence]
-    return values
+                    stopped[i] = True
+                    continue
+                current[r.tk1] = value
+                sequences[i].append(value)
+    return {r.tk: [sp.Rational(mpmath.nstr(v, _DIGITS)) for v in seq] for r, seq in zip(recurrences, sequences)}
+
+
+def _overflows(recurrences: tuple[Recurrence, ...]) -> tuple[Overflow, ...]:
+    """The recurrences whose float64 values leave the range (see the module)."""
+    found = []
+    for r in recurrences:
+        if not r.step.free_symbols <= {r.tk, K}:
+            continue  # it reads another recurrence: `every_layer` decides nothing there either
+        function = sp.lambdify((r.tk, K), r.step, "math")
+        value = float(sp.N(r.start, 20))
+        for n in range(1, OVERFLOW_LAYERS + 1):
+            try:
+                value = float(function(value, n - 1))
+            except (OverflowError, ZeroDivisionError, ValueError):
+                value = math.inf
+            if not math.isfinite(value):
+                found.append(Overflow(r.name, n - 1))  # layer n - 1 reads t[n]
+                break
+        else:
+            if _grows(r):
+                found.append(Overflow(r.name, None))
+    return tuple(found)
+
+
+def _grows(r: Recurrence) -> bool:
+    """Whether the recurrence provably grows without bound."""
+    if r.step.has(K) or r.step.free_symbols - {r.tk}:
+        return False
+    closed = recurrences.closed_form(r.step, r.tk, r.start)
+    if closed is not None:
+        return every_layer.limit_at(sp.Abs(closed), K, sp.oo) is sp.oo
+    tail = recurrences.orbit(r.step, r.tk, r.start).tail
+    return tail is not None and not tail.limit.is_finite
 
 
 def _at(frozen: multistep.Frozen, values: dict) -> Numeric | None:
@@ -153,102 +229,8 @@ def _at(frozen: multistep.Frozen, values: dict) -> Numeric | None:
         return None
 
 
-# The limit k -> oo -------------------------------------------------------------------------------------------------
-
-
-def _limit_map(schedule: Schedule) -> LimitOf | None:
-    """The map of an expression (in k, the recurrences and the learnable params) to its limit as k -> oo, None
-    where it has none; None instead of a map when some recurrence has no limit."""
-    targets = []
-    for r in schedule.recurrences:
-        last = _far(r.step, r.tk, schedule.sequences[r.tk][-1])
-        target = sp.oo if last is None else _fixed_point(r.step, r.tk, last)
-        if target is None:
-            return None
-        targets.append((r.tk, r.tk1, r.step, target))
-
-    def limit_of(expr: sp.Expr) -> sp.Expr | None:
-        expr = expr.xreplace(schedule.initial)
-        for tk, tk1, step, target in targets:
-            expr = _limit_of(expr.xreplace({tk1: step}), tk, target)
-            if expr is None:
-                return None
-        return _limit_of(expr, K, sp.oo)
-
-    return limit_of
-
-
-def _limit(rho: sp.Poly, steps: tuple[sp.Expr, ...], limit_of: LimitOf) -> Numeric | None:
-    """The frozen facts in the limit k -> oo, or None where rho or a c_F has no limit (a c_F may tend to +-oo)."""
-    coefficients = [limit_of(c) for c in rho.all_coeffs()]
-    limits = [limit_of(c) for c in steps]
-    if any(c is None or not c.is_finite for c in coefficients) or any(c is None for c in limits):
-        return None
-    numeric = multistep.numeric(sp.Poly(coefficients, ZETA), (), {})
-    return Numeric(
-        numeric.rho,
-        numeric.roots,
-        tuple(limits) if numeric.consistent else (),
-        numeric.rho_at_one,
-        numeric.slope_at_one,
-    )
-
-
-def _limit_of(expr: sp.Expr | None, symbol: sp.Symbol, point: sp.Expr) -> sp.Expr | None:
-    """The limit of `expr` as `symbol` -> `point`: a finite number, +-oo, or None (no limit, or undecided)."""
-    if expr is None or not expr.has(symbol):
-        return expr
-    if point is not sp.oo:
-        value = sp.cancel(expr.xreplace({symbol: point}))
-        return None if value.has(sp.nan, sp.zoo) else value
-    if expr.is_rational_function(symbol):  # compare degrees: fast and exact
-        numerator, denominator = (sp.Poly(part, symbol) for part in sp.fraction(sp.cancel(sp.together(expr))))
-        if numerator.degree() > denominator.degree():
-            return sp.oo * sp.sign(numerator.LC() / denominator.LC())
-        if numerator.degree() < denominator.degree():
-            return sp.Integer(0)
-        return sp.cancel(numerator.LC() / denominator.LC())
-    small = sp.Symbol("epsilon", positive=True)  # k = 1/epsilon: much faster than a limit at oo
-    try:
-        value = sp.limit(expr.xreplace({symbol: 1 / small}), small, 0, "+")
-    except (NotImplementedError, ValueError, TypeError, sp.PoleError):  # SymPy cannot decide: no limit claimed
-        return None
-    if value in (sp.oo, -sp.oo) or (value.is_finite and value.is_extended_real):
-        return value
-    return None
-
-
-def _far(step: sp.Expr, symbol: sp.Symbol, value: sp.Expr) -> float | None:
-    """Where the recurrence is after 2*10^4 more steps (floats); None when it diverges (grows, or overflows)."""
-    if step.has(K):
-        return float(value)
-    function = sp.lambdify(symbol, step, "math")
-    current, checkpoints = float(value), []
-    try:
-        for _ in range(2):
-            for _ in range(10**4):
-                current = function(current)
-            checkpoints.append(current)
-    except (OverflowError, ValueError, ZeroDivisionError):
-        return None
-    first, second = checkpoints
-    if not (math.isfinite(first) and math.isfinite(second)):  # float products overflow to inf without raising
-        return None
-    if abs(second - first) <= 1e-9 * (1 + abs(second)):
-        return second
-    return None if abs(second) > abs(first) else second
-
-
-def _fixed_point(step: sp.Expr, symbol: sp.Symbol, near: float) -> sp.Expr | None:
-    if step.has(K):
-        return None
-    candidates = [r for r in sp.solve(sp.Eq(step, symbol), symbol) if r.is_real]
-    return min(candidates, key=lambda r: abs(float(r) - near), default=None)
-
-
-def _limit_scales(space: StateSpace, limit_of: LimitOf) -> dict | None:
+def _limit_scales(space: StateSpace, limit_of: LimitOf) -> dict | points.Unseen | None:
     """The evaluation scales of the layer with every coefficient at its limit k -> oo (None: some has none)."""
-    at_zero = space.at({v: 0 for v in space.variables})
     limits: dict = {}
 
     def limit(expr: sp.Expr) -> sp.Expr:
@@ -260,6 +242,6 @@ def _limit_scales(space: StateSpace, limit_of: LimitOf) -> dict | None:
         return value
 
     try:
-        return multistep.evaluation_scales(at_zero.map(limit))
+        return points.seen(space.at({v: 0 for v in space.variables}).map(limit))
     except ValueError:
         return None

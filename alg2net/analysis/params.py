@@ -7,7 +7,9 @@ and to decide the verdict; a recurrence t becomes two symbols for t[k] and t[k+1
 kept symbol has the param's own name unless the analysis takes it (`zeta`, a linear-test variable `z_F`) or it is a
 Python keyword: then a trailing underscore makes it SymPy syntax (`zeta_`); a recurrence's symbols are `t_k`,
 `t_k1` (made unique the same way). `display` maps each such internal name to how texts write it (`zeta`, `t[k]`),
-`rho_names` to what it stands for in the rho strings, which keep it.
+`rho_names` to what it stands for in the rho strings, which keep it. A learnable param's region is derived with the
+other learnable params at their initial values (`region.region`); whether its initial value lies inside is decided
+at every layer k >= 0 for a schedule (`region.inside_every_layer`), None where that cannot be decided.
 """
 
 from __future__ import annotations
@@ -128,18 +130,18 @@ class _Collector:
 # Regions -----------------------------------------------------------------------------------------------------------
 
 
-def with_regions(params: Params, rho: sp.Poly, steps: tuple[sp.Expr, ...], values0: dict, depth: int):
+def with_regions(params: Params, rho: sp.Poly, steps: tuple[sp.Expr, ...], values0: dict):
     """`params.facts` with the region of each learnable param, the others at their values `values0` (layer 0)."""
     facts = []
     for fact in params.facts:
         symbol = params.symbols.get(fact.name) if fact.learnable else None
         if symbol is not None:  # resolve makes only constants and schedules learnable
-            fact = dataclasses.replace(fact, region=_region(params, symbol, fact.name, rho, steps, values0, depth))
+            fact = dataclasses.replace(fact, region=_region(params, symbol, fact.name, rho, steps, values0))
         facts.append(fact)
     return tuple(facts)
 
 
-def _region(params: Params, symbol, name: str, rho: sp.Poly, steps, values0: dict, depth: int) -> Region:
+def _region(params: Params, symbol, name: str, rho: sp.Poly, steps, values0: dict) -> Region:
     others = {s: v for s, v in values0.items() if s != symbol}
     rho_p = sp.Poly([sp.cancel(c.xreplace(others)) for c in rho.all_coeffs()], ZETA)
     steps_p = tuple(sp.cancel(c.xreplace(others)) for c in steps)
@@ -148,8 +150,6 @@ def _region(params: Params, symbol, name: str, rho: sp.Poly, steps, values0: dic
     intervals = region.region(rho_p, steps_p, symbol)
     if intervals is None:
         return Region(None, None, "not derived exactly: the param enters other than rationally")
-    initial = params.learnable[symbol]
-    points = [initial.xreplace({K: layer}) for layer in range(depth)] if initial.has(K) else [initial]
-    inside = all(region.contains(intervals, p) for p in points)
+    inside = region.inside_every_layer(intervals, params.learnable[symbol])
     note = "with the other learnable params at their initial values" if len(params.learnable) > 1 else None
     return Region(region.describe(intervals, name), inside, note)

@@ -3,8 +3,10 @@
 Assumes rho and the c_F as rational functions of the param p (the other params at their values). The conditions
 can change only where rho's leading coefficient, a denominator, rho(1), the multiplicity of a root (discriminant),
 a root's crossing of the unit circle (resultant of rho/(zeta - 1) with its reciprocal) or a c_F vanishes. Between
-those real points (found exactly) one rational sample decides each interval; each point is decided on its own.
-This replaces a general inequality solver, which is slow on these expressions.
+those real points (found exactly: isolated for rational coefficients, else by SymPy's solveset) one rational sample
+decides each interval; each point is decided on its own (`pieces`). This replaces a general inequality solver, which
+is slow on these expressions. `inside_every_layer` decides the same way whether a schedule's values stay in a region
+at every layer k >= 0, on the branches of `alg2net.analysis.sequences`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from fractions import Fraction
 
 import sympy as sp
 
+from alg2net.analysis import sequences
 from alg2net.analysis.multistep import numeric
 from alg2net.analysis.reduce import ZETA
+from alg2net.derive import K
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +32,31 @@ class Interval:
     high_closed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """An open interval (low, high) or, where low == high, a point; the conditions hold on all of it or nowhere."""
+
+    low: sp.Expr
+    high: sp.Expr
+    holds: bool
+    sample: sp.Expr  # a rational inside (the point itself for a point)
+
+    def contains(self, value: sp.Expr) -> bool:
+        if self.low == self.high:
+            return bool(sp.Eq(value, self.low))
+        return bool(value > self.low) and bool(value < self.high)
+
+
 def region(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[Interval, ...] | None:
     """The set of real values of `param` where the scheme is consistent, zero-stable and some c_F is finite and
     nonzero; None when it cannot be derived exactly (p enters other than rationally)."""
+    found = pieces(rho, steps, param)
+    return None if found is None else _merge([(p.low, p.high, p.holds) for p in found])
+
+
+def pieces(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[Piece, ...] | None:
+    """The real line cut at the points where a condition can change, in order: open intervals and the points
+    between them, each with whether the conditions hold there; None where `param` enters other than rationally."""
     try:
         points = _critical_points(rho, steps, param)
     except (sp.PolynomialError, sp.GeneratorsNeeded, NotImplementedError, ValueError):
@@ -45,13 +71,13 @@ def region(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[
             return False
 
     samples = _samples(points)
-    pieces: list[tuple[sp.Expr, sp.Expr, bool]] = []  # (low, high, holds) for open intervals and points
+    found: list[Piece] = []
     bounds = [-sp.oo, *points, sp.oo]
     for i, sample in enumerate(samples):
-        pieces.append((bounds[i], bounds[i + 1], holds(sample)))
+        found.append(Piece(bounds[i], bounds[i + 1], holds(sample), sample))
         if i < len(points):
-            pieces.append((points[i], points[i], holds(points[i])))
-    return _merge(pieces)
+            found.append(Piece(points[i], points[i], holds(points[i]), points[i]))
+    return tuple(found)
 
 
 def _critical_points(rho: sp.Poly, steps: tuple[sp.Expr, ...], p: sp.Symbol) -> list[sp.Expr] | None:
@@ -79,8 +105,23 @@ def _critical_points(rho: sp.Poly, steps: tuple[sp.Expr, ...], p: sp.Symbol) -> 
             continue
         if not candidate.is_polynomial(p):
             return None
-        roots.update(sp.Poly(candidate, p).real_roots())
+        found = _real_roots(candidate, p)
+        if found is None:
+            return None
+        roots.update(found)
     return sorted(roots, key=lambda r: float(r.evalf(30)))
+
+
+def _real_roots(candidate: sp.Expr, p: sp.Symbol) -> set[sp.Expr] | None:
+    """The real roots of a polynomial in p, exactly: isolated for rational coefficients, else by SymPy's solveset
+    (None where it does not answer a finite set)."""
+    poly = sp.Poly(candidate, p)
+    if poly.domain.is_QQ or poly.domain.is_ZZ:
+        return set(poly.real_roots())
+    solutions = sp.solveset(candidate, p, sp.S.Reals)
+    if solutions is sp.S.EmptySet:
+        return set()
+    return set(solutions) if isinstance(solutions, sp.FiniteSet) else None
 
 
 def _samples(points: list[sp.Expr]) -> list[sp.Expr]:
@@ -170,3 +211,52 @@ def contains(intervals: tuple[Interval, ...], value: sp.Expr) -> bool:
         if bool(above) and bool(below):
             return True
     return False
+
+
+def inside_every_layer(intervals: tuple[Interval, ...], value: sp.Expr) -> bool | None:
+    """Whether `value` (an expression in k) lies in `intervals` at every layer k >= 0, decided exactly on the
+    branches of `sequences`; None where that cannot be decided."""
+    if not value.has(K):
+        return contains(intervals, value)
+    found = sequences.branches((value,))
+    if found is None:
+        return None
+    verdicts = []
+    for branch in found:
+        try:
+            verdicts.append(_branch_inside(intervals, branch))
+        except (sequences.Undecided, NotImplementedError, ValueError, TypeError):
+            return None
+    if False in verdicts:
+        return False
+    return None if None in verdicts else True
+
+
+def _branch_inside(intervals: tuple[Interval, ...], branch: sequences.Branch) -> bool | None:
+    """The values of one branch: f(u) for u = a(m) is inside or outside the intervals on each piece of u between the
+    real points where f meets an end of an interval or has a pole."""
+    value = branch.exprs[0]
+    if not value.has(sequences.M):
+        return contains(intervals, value)
+    gen = sequences.generator(branch)
+    if gen is None:
+        return None
+    f, u = gen.exprs[0], sequences.U
+    ends = {e for i in intervals for e in (i.low, i.high) if e.is_finite}
+    points: set[sp.Expr] = set()
+    for part in [sp.fraction(sp.together(f))[1], *(sp.fraction(sp.together(f - e))[0] for e in ends)]:
+        if part.has(u):
+            found = _real_roots(sp.expand(part), u)
+            if found is None:
+                return None
+            points |= found
+    ordered = sorted(points, key=lambda r: float(r.evalf(30)))
+    bounds = [-sp.oo, *ordered, sp.oo]
+    pieces = [(bounds[i], bounds[i + 1], sample) for i, sample in enumerate(_samples(ordered))]
+    pieces += [(p, p, p) for p in ordered]
+    for low, high, sample in pieces:
+        at = sp.cancel(f.xreplace({u: sample}))
+        inside = not at.has(sp.zoo, sp.nan) and contains(intervals, at)
+        if not inside and sequences.preimage(gen, low, high, branch) is not None:
+            return False
+    return True

@@ -2,7 +2,8 @@
 
 Assumes final texts in the facts (`alg2net.analysis.facts`): this module only lays them out. Guarantees the report
 of check.md: the learnable form, rho and its roots with moduli, each condition with a check mark or a cross and
-one line of why, the limit ODE, the order and the verdict with its reasons; no SymPy internals.
+one line of why, the limit ODE (and the second-order limit where rho'(1) -> 0 like r/k), the order, for varying
+coefficients the depth up to which every layer passes, and the verdict with its reasons; no SymPy internals.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ def render(facts: CheckFacts, filename: str) -> str:
         lines.append(f"  {_MARK[condition.ok]} {condition.name}: {condition.why}{note}")
     lines += ["", "limit ODE"]
     lines += _limit_ode(facts)
-    lines += ["", f"order: {_order(facts)}", ""]
+    lines += ["", f"order: {_order(facts)}"]
+    lines += _depth(facts)
+    if facts.reversal is not None:
+        lines += ["", "reversal (run backwards, memory.md)", *facts.reversal.lines()]
+    lines.append("")
     lines.append(f"verdict: {facts.verdict}")
     lines += [f"  - {reason}" for reason in facts.reasons]
     return "\n".join(lines) + "\n"
@@ -62,13 +67,17 @@ def _limit_ode(facts: CheckFacts) -> list[str]:
     """The limit ODE (frozen at layer k where it varies), at the values shown, and the params' regions."""
     lines = []
     value = facts.limit_ode_value
-    if facts.limit_ode is None:
+    if facts.limit_ode is None and facts.consistent and facts.effective_steps_value is not None:
+        lines.append(f"  none ({facts.output} is not the integrated state: see the evaluation points)")
+    elif facts.limit_ode is None:
         lines.append("  none (not consistent: some c_F is infinite or rho(1) != 0)")
     else:
         frozen = "   (frozen at layer k)" if facts.varying and value != facts.limit_ode else ""
         lines.append(f"  {facts.limit_ode}{frozen}")
     if value and value != facts.limit_ode:
         lines.append(f"  {value}   ({facts.roots_of or 'at the initial values'})")
+    if facts.second_order_limit is not None:
+        lines.append(f"  second order, as rho'(1) -> 0: {facts.second_order_limit}")
     for param in facts.params:
         region = param.region
         if region is None:
@@ -80,6 +89,18 @@ def _limit_ode(facts: CheckFacts) -> list[str]:
             note = f"; {region.note}" if region.note else ""
             lines.append(f"  region of {param.name}: {region.text} (initial value {inside}{note})")
     return lines
+
+
+def _depth(facts: CheckFacts) -> list[str]:
+    """For coefficients that vary with k: up to which depth every layer is proven to pass."""
+    if not facts.varying:
+        return []
+    depth = facts.max_depth_guaranteed
+    if depth is None:
+        return ["depth: every layer k >= 0 passes on its own, at every depth"]
+    if depth == 0:
+        return ["depth: layer 0 already fails"]
+    return [f"depth: layers 0-{depth - 1} pass on their own (max_depth_guaranteed = {depth})"]
 
 
 def _order(facts: CheckFacts) -> str:

@@ -21,6 +21,7 @@ class ReversalFacts:
     amplification: str | None  # a^L symbolically, `(1/abs(beta))^L`
     amplification_value: float | None  # a^depth at the initial values; None where it overflows
     anchor_every: int | None  # memory.md's spacing at depth layers
+    depth: int = 100  # the layers `amplification_value` and `anchor_every` are for; not in the JSON
 
     def to_json(self) -> dict:
         return {
@@ -41,7 +42,9 @@ class ReversalFacts:
         if self.conditions:
             lines.append(f"  where {', '.join(self.conditions)}")
         value = "beyond float64" if self.amplification_value is None else f"{self.amplification_value:.3g}"
-        lines.append(f"  round-off amplification: {self.amplification} ({value} at the initial values)")
+        lines.append(
+            f"  round-off amplification: {self.amplification}, {value} over {self.depth} layers at the initial values"
+        )
         lines.append(f"  anchor every {self.anchor_every} layers (float32 reconstruction error under 1e-4)")
         return lines
 
@@ -50,7 +53,7 @@ def reversal(form: LearnableForm, depth: int) -> ReversalFacts:
     """The reversal facts of `form` for a network of `depth` layers."""
     inverse = invert(form)
     if not inverse.invertible:
-        return ReversalFacts(False, inverse.blocked_by, (), (), None, None, None)
+        return ReversalFacts(False, inverse.blocked_by, (), (), None, None, None, depth)
     growth = amplification(form)
     return ReversalFacts(
         True,
@@ -60,4 +63,5 @@ def reversal(form: LearnableForm, depth: int) -> ReversalFacts:
         growth.text(),
         growth.value(depth),
         growth.anchor_every(depth),
+        depth,
     )
