@@ -114,7 +114,7 @@ def _add_check(commands) -> None:
         type=_positive_int,
         default=100,
         metavar="N",
-        help="layers whose frozen conditions are checked when coefficients vary with k (default: 100)",
+        help="layers the report lists when coefficients vary with k (default: 100); the verdict covers every depth",
     )
     check.set_defaults(run=_check)
 
