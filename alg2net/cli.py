@@ -94,6 +94,12 @@ def _add_compile(commands) -> None:
     compile_.add_argument(
         "--strict", action="store_true", help="refuse (exit 1) unless `alg2net check` says guaranteed"
     )
+    compile_.add_argument(
+        "--constrain",
+        action="store_true",
+        help="hold every learnable param strictly inside the region `alg2net check` derives, through a raw "
+        "parameter and a smooth map (exit 2 where no such map exists)",
+    )
     compile_.set_defaults(run=_compile)
 
 
@@ -115,6 +121,17 @@ def _add_check(commands) -> None:
         default=100,
         metavar="N",
         help="layers the report lists when coefficients vary with k (default: 100); the verdict covers every depth",
+    )
+    check.add_argument(
+        "--weights",
+        metavar="CHECKPOINT",
+        help="judge the trained values of the learnable params in CHECKPOINT, a saved state_dict of the module "
+        "compiled from FILE (needs torch): every layer frozen at its values",
+    )
+    check.add_argument(
+        "--plot",
+        metavar="ROOTS.png",
+        help="also draw the roots of rho on the unit circle and each learnable param's region (needs matplotlib)",
     )
     check.set_defaults(run=_check)
 
@@ -160,7 +177,9 @@ def _display_name(path: str) -> str:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    options = make_options(args.block, args.activation, args.hidden, args.tied, args.norm, args.memory)
+    options = make_options(
+        args.block, args.activation, args.hidden, args.tied, args.norm, args.memory, constrain=args.constrain
+    )
     derived = _derive(args.file)
     if args.strict:
         facts = pipeline.check(derived)
@@ -182,7 +201,14 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     derived = _derive(args.file)
-    facts = pipeline.check(derived, args.depth)
+    facts = pipeline.check(derived, args.depth, weights=args.weights)
+    if args.plot is not None:
+        from alg2net.plot import plot
+
+        if args.weights is None:
+            plot(facts, args.plot)
+        else:
+            plot(pipeline.check(derived, args.depth), args.plot, trained=facts)
     _print_warnings(derived)
     if args.json:
         print(json.dumps(facts.to_json(), ensure_ascii=False, indent=2))

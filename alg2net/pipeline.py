@@ -26,6 +26,7 @@ from alg2net.values import check_values
 
 if TYPE_CHECKING:
     from alg2net.analysis import CheckFacts
+    from alg2net.constraints import Constraint
 
 T = TypeVar("T")
 
@@ -61,23 +62,44 @@ def issue_warnings(derived: Derived, options: Options | None = None) -> None:
         warnings.warn(Alg2NetWarning(diagnostic, derived.filename, derived.text), stacklevel=3)
 
 
-def check(derived: Derived, depth: int = 100) -> CheckFacts:
+def check(derived: Derived, depth: int = 100, weights: str | None = None) -> CheckFacts:
     """The facts of `alg2net check` (check.md) for a derived algorithm; their `to_json()` is what `check --json`
-    prints."""
+    prints. With `weights`, a checkpoint of the module compiled from it, at its trained values (guarantee.md): needs
+    torch; an error about the checkpoint as a whole is attributed to it, one about a param to the param."""
     from alg2net.analysis import check as analyse
 
     if depth < 1:
         raise fail(
             "bad-option", f"--depth must be a positive whole number, got {depth}", hint="for example --depth 100"
         )
-    return _located(lambda: analyse(derived.form, depth), derived.text, derived.filename)
+    trained = None
+    if weights is not None:
+        from alg2net.weights import read
+
+        try:
+            trained = _located(lambda: read(derived.form, weights), derived.text, derived.filename)
+        except Alg2NetError as error:
+            raise (error if error.line > 0 else error.located(weights, "")) from None
+    return _located(lambda: analyse(derived.form, depth, trained), derived.text, derived.filename)
+
+
+def constraints_of(derived: Derived) -> tuple[Constraint, ...]:
+    """The maps that `compile --constrain` holds the learnable params in (guarantee.md), in the file's order; a
+    located error where a param's initial value is not strictly inside, or where no sound map exists."""
+    from alg2net.analysis.constrain import constraints
+
+    return _located(lambda: constraints(derived.form), derived.text, derived.filename)
 
 
 def emit(derived: Derived, options: Options) -> str:
-    """The generated module's source (module.md) for a derived algorithm."""
+    """The generated module's source (module.md) for a derived algorithm; with `options.constrain`, its learnable
+    params held in their regions by the maps of `constraints_of`."""
     from alg2net.codegen.emit import emit as generate
 
-    return _located(lambda: generate(derived.form, options, derived.text, __version__), derived.text, derived.filename)
+    held = constraints_of(derived) if options.constrain else ()
+    return _located(
+        lambda: generate(derived.form, options, derived.text, __version__, held), derived.text, derived.filename
+    )
 
 
 def compile_source(
@@ -89,6 +111,7 @@ def compile_source(
     tied: bool = False,
     norm: str | None = None,
     memory: str = "autograd",
+    constrain: bool = False,
     filename: str = "<input>",
 ) -> str:
     """The source of the generated module, exactly as `alg2net compile` writes it; its warnings are issued as
@@ -97,22 +120,25 @@ def compile_source(
     Raises:
         Alg2NetError: the text is not a valid algorithm, or an option is out of range.
     """
-    options = make_options(block=block, activation=activation, hidden=hidden, tied=tied, norm=norm, memory=memory)
+    options = make_options(
+        block=block, activation=activation, hidden=hidden, tied=tied, norm=norm, memory=memory, constrain=constrain
+    )
     derived = derive_source(text, filename)
     source = emit(derived, options)
     issue_warnings(derived, options)
     return source
 
 
-def check_source(text: str, *, depth: int = 100, filename: str = "<input>") -> dict:
-    """The facts of `alg2net check --json` for `text`: rho, roots, consistency, stability, order, limit ODE, verdict.
-    Its warnings are issued as `Alg2NetWarning`s.
+def check_source(text: str, *, depth: int = 100, weights: str | None = None, filename: str = "<input>") -> dict:
+    """The facts of `alg2net check --json` for `text`: rho, roots, consistency, stability, order, limit ODE, verdict;
+    with `weights` (a checkpoint's path), at its trained values, as `check --weights`. Its warnings are issued as
+    `Alg2NetWarning`s.
 
     Raises:
-        Alg2NetError: the text is not a valid algorithm, or `depth` is below 1.
+        Alg2NetError: the text is not a valid algorithm, `depth` is below 1, or the checkpoint does not fit it.
     """
     derived = derive_source(text, filename)
-    facts = check(derived, depth)
+    facts = check(derived, depth, weights)
     issue_warnings(derived)
     return facts.to_json()
 

@@ -258,6 +258,9 @@ def test_every_compiler_error_code_has_a_case():
     assert len(raised) > 40
     covered = {case.code for case in CASES.values()} | {"bad-option"}  # test_bad_options_raise_alg2net_error
     covered |= {"memory-mode", "not-invertible"}  # refusals of --memory, by code, in tests/test_memory.py
+    covered |= {"constrain-coupled", "constrain-varying", "constrain-initial"}  # --constrain: tests/test_constrain.py
+    covered |= {"bad-checkpoint", "checkpoint-mismatch", "non-finite-weight"}  # --weights: tests/test_weights.py
+    covered |= {"missing-dependency"}  # --weights without torch, --plot without matplotlib: test_weights, test_plot
     assert raised - covered == set()
 
 

@@ -15,6 +15,12 @@ Names. Every text names a param as the algorithm does, except the rho strings (`
 keyword is written with a trailing underscore (`zeta_`), and a recurrence t[k], t[k+1] as `t_k`, `t_k1`; the key
 `rho_names` says what each such name stands for.
 
+Trained values (`check --weights`, guarantee.md): with `trained`, the learnable params take the values of a
+checkpoint (`params.at_trained`). Learnable constants replace their initial values, and everything above applies
+unchanged (every depth). Learnable schedules fix the depth L: `fixed_depth` judges each layer 0 .. L - 1 frozen at
+its values, and the reasons name the layers that fail. Trained values that leave a coefficient without a finite real
+value are an input error. `layers` then holds every layer's facts, in the JSON under `layers` with `weights`.
+
 `limit_ode` is null (printed "none (...)") when the method is not consistent (rho(1) != 0, or zeta = 1 a multiple
 root, so some c_F is infinite), for the params kept symbolic and at their values alike: there is no limit ODE; and
 when the output is not the integrated state (`points`), whose sequence the linear test's ODE does not describe.
@@ -22,36 +28,40 @@ when the output is not the integrated state (`points`), whose sequence the linea
 
 from __future__ import annotations
 
+import dataclasses
+
 import sympy as sp
 
 from alg2net.analysis import conditions, multistep, points
 from alg2net.analysis.facts import CheckFacts, LayerFacts, RootFact, ScaleTexts, StepTexts
+from alg2net.analysis.fixed_depth import fixed_network, undefined, zero_scale
 from alg2net.analysis.limits import Network, Where, network, pi_at
-from alg2net.analysis.params import collect, with_regions
+from alg2net.analysis.params import Params, at_trained, collect, with_regions
 from alg2net.analysis.reduce import ZETA, StateSpace, output_recurrence, state_space
 from alg2net.analysis.reversal import reversal
-from alg2net.analysis.roots import render_root
+from alg2net.analysis.roots import render_root, root_facts
 from alg2net.analysis.text import Text, factored, limit_ode, names_in, poly_text, step_text, writer
+from alg2net.analysis.trained import Trained
 from alg2net.derive import LearnableForm
+from alg2net.errors import Alg2NetError, fail
 from alg2net.printing import learnable_lines
 
 
-def check(form: LearnableForm, depth: int = 100) -> CheckFacts:
-    """The facts of check.md for `form`, with the frozen layers of a network of depth `depth`."""
-    params = collect(form)
+def check(form: LearnableForm, depth: int = 100, trained: Trained | None = None) -> CheckFacts:
+    """The facts of check.md for `form`, with the frozen layers of a network of depth `depth`; with `trained`, at
+    the learnable params' trained values (guarantee.md)."""
+    params = collect(form) if trained is None else at_trained(collect(form), trained)
     space = state_space(form, params.substitution)
     pi = output_recurrence(space)
     rho, steps = multistep.rho(pi, space.variables), multistep.effective_steps(pi, space.variables)
-    net = network(params, space, rho, steps, depth)
-    text = writer(params.display)
-    model, main = form.model, net.main
+    net = _network(form, params, space, rho, steps, depth)
+    text, model, main = _writer(params), form.model, net.main
     symbolic_ode, steps_value, ode_value = _limit_odes(form, rho, steps, space, net, text)
     consistent, zero_stable, strongly_stable = _at_every_layer(net)
     order, error_constant, classical, order_note, order_of = _order(form, space, pi, net, consistent, text)
     param_facts = with_regions(params, rho, steps, net.schedule.values_at(0) if params.learnable else {})
     rows = conditions.conditions(net, model.output, model.functions, param_facts, text)
-    reasons, verdict = conditions.verdict(rows)
-    rho_text, rho_factored = poly_text(rho), _factored(rho)
+    (reasons, verdict), rho_text, rho_factored = conditions.verdict(rows), poly_text(rho), _factored(rho)
     return CheckFacts(
         algorithm=model.name,
         explicit=not any(step.implicit for step in form.steps),
@@ -65,7 +75,7 @@ def check(form: LearnableForm, depth: int = 100) -> CheckFacts:
         limit_ode=symbolic_ode,
         varying=net.varying,
         rho_value=poly_text(main.rho),
-        roots=tuple(RootFact(render_root(r), float(r.modulus), r.multiplicity) for r in main.roots.roots),
+        roots=_roots(main.roots.roots),
         roots_of=net.where.text or ("at the initial values" if params.learnable else ""),
         evaluation_scales=_scale_texts(net.scales, text),
         consistent=consistent,
@@ -83,9 +93,78 @@ def check(form: LearnableForm, depth: int = 100) -> CheckFacts:
         reasons=reasons,
         verdict=verdict,
         **_every_depth(net, model, text),
-        layers=_layer_facts(net),
         reversal=reversal(form, depth),
+        **_layers(net, param_facts, model.functions, text, trained),
     )
+
+
+def _network(form: LearnableForm, params: Params, space: StateSpace, rho: sp.Poly, steps, depth: int) -> Network:
+    """The network at the params' values: initial, or trained (`params.of`), where trained per-layer values fix the
+    depth (`fixed_depth`); facts shown for a network of constant coefficients say they are at the trained values.
+    Trained values that leave a coefficient without a finite real value are an error, as initial ones are."""
+    if params.of == "trained":
+        _defined(form, params, depth)
+    if params.trained:
+        return fixed_network(params, space, rho, steps)
+    try:
+        net = network(params, space, rho, steps, depth)
+    except Alg2NetError as error:
+        if params.of != "trained" or error.code != "undefined-value":
+            raise
+        values = ", ".join(f"{p.name} = {p.trained_texts[0]}" for p in params.facts if p.trained is not None)
+        raise fail(
+            "undefined-value",
+            f"at the trained values ({values}) the coefficients have no finite value (a division by zero): the"
+            " trained network computes inf or nan",
+            hint="retrain, or compile with --constrain to hold the params in their regions",
+        ) from None
+    if params.of == "trained" and not net.where.text:
+        return dataclasses.replace(net, where=Where("at the trained values", net.where.values))
+    return net
+
+
+def _defined(form: LearnableForm, params: Params, depth: int) -> None:
+    """An error where the trained values leave a part of a coefficient without a finite real value."""
+    found = undefined(form, params, depth)
+    if found is None:
+        return
+    layer, part, value = found
+    values = ", ".join(
+        f"{p.name} = {p.trained_texts[0 if p.kind != 'schedule' or layer is None else layer]}"
+        for p in params.facts
+        if p.trained is not None
+    )
+    where = "" if layer is None else f"at layer {layer}, "
+    raise fail(
+        "undefined-value",
+        f"{where}at the trained values ({values}), {sp.sstr(part)} = {sp.sstr(value)} is not a finite real number:"
+        " the trained network computes inf or nan",
+        hint="retrain, or compile with --constrain to hold the params in their regions",
+    )
+
+
+def _writer(params: Params) -> Text:
+    """The texts' writer; at trained values it writes the long exact fractions of trained floats (5033165/4194304)
+    as decimals with 6 significant digits (1.2): the decisions stay exact."""
+    text = writer(params.display)
+    if params.of != "trained":
+        return text
+
+    def write(expr) -> str:
+        atoms = expr.atoms(sp.Rational) if isinstance(expr, sp.Basic) else set()
+        long = {r: _decimal(r) for r in atoms if not r.is_Integer and len(str(r.q)) > 4}
+        return text(expr.xreplace(long) if long else expr)
+
+    return write
+
+
+def _decimal(r: sp.Rational) -> sp.Expr:
+    """A symbol named by the decimal of |r|, with r's sign in front: printed as the decimal."""
+    return (-1 if r < 0 else 1) * sp.Symbol(f"{abs(float(r)):.6g}", positive=True)
+
+
+def _roots(roots) -> tuple[RootFact, ...]:
+    return tuple(RootFact(render_root(r), float(r.modulus), r.multiplicity, complex(sp.N(r.value, 20))) for r in roots)
 
 
 def _limit_odes(form: LearnableForm, rho: sp.Poly, steps, space: StateSpace, net: Network, text: Text):
@@ -170,6 +249,37 @@ def _every_depth(net: Network, model, text: Text) -> dict:
     second = None if net.every is None else net.every.second_order
     ode = None if second is None else conditions.second_order_text(second, model.output, model.functions, text)
     return {"max_depth_guaranteed": depth, "second_order_limit": ode}
+
+
+def _layers(net: Network, params, functions, text: Text, trained: Trained | None) -> dict:
+    """The listed layers; with `trained`, the checkpoint and its layers' facts (both in the JSON then)."""
+    if trained is None:
+        return {"layers": _layer_facts(net)}
+    layers = _trained_layer_facts(net, params, functions, text)
+    return {"layers": layers, "weights": trained.path, "fixed_depth": net.fixed_depth}
+
+
+def _trained_layer_facts(net: Network, params, functions, text: Text) -> tuple[LayerFacts, ...]:
+    """`check --weights`: each layer's trained values, conditions, roots and why it fails; one entry (k None) where
+    every layer is the same."""
+    listed = net.layers if net.varying else [(None, net.main)]
+    failing = set(net.failing) if net.fixed_depth is not None else None
+    facts = []
+    for k, n in listed:
+        values = tuple((p.name, p.trained[k if p.kind == "schedule" else 0]) for p in params if p.trained is not None)
+        if n is None:
+            why = conditions.layer_why(k, n, params, functions, text)
+            facts.append(LayerFacts(k, False, False, False, False, False, values, (), why))
+            continue
+        roots = root_facts(n.rho)
+        passes = n.guaranteed if failing is None else k not in failing
+        unseen = None if failing is None else zero_scale(net.generic, net.schedule.values_at(k))
+        why = None if passes else conditions.layer_why(k, n, params, functions, text, unseen)
+        stable, strongly = bool(roots.zero_stable), bool(roots.strongly_stable)
+        facts.append(
+            LayerFacts(k, True, bool(n.consistent), stable, strongly, passes, values, _roots(roots.roots), why)
+        )
+    return tuple(facts)
 
 
 def _layer_facts(net: Network) -> tuple[LayerFacts, ...]:

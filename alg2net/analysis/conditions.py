@@ -4,7 +4,9 @@ Assumes the facts of a network (`alg2net.analysis.limits.Network`): those shown 
 its `where` names, and, when its coefficients vary with k, what `every_layer` proves of every layer k >= 0 and of
 the limit k -> oo. Guarantees `Condition`s whose `code` is one of `CODES`, in the order the report lists them. With
 varying coefficients every layer and the limit decide, and the rows of the values shown are informative; the
-evaluation points always decide. The verdict is `guaranteed` exactly when every required condition holds; the
+evaluation points always decide. At trained values whose schedules fix the depth (`Network.fixed_depth`), each
+failing layer is a required row of its own, and a constant's trained value outside its region is a required row
+that names it. The verdict is `guaranteed` exactly when every required condition holds; the
 reasons are the failing required conditions' whys.
 """
 
@@ -17,6 +19,7 @@ import sympy as sp
 from alg2net.analysis import points
 from alg2net.analysis.every_layer import EveryLayer, Run, SecondOrder
 from alg2net.analysis.facts import Condition, ParamFacts
+from alg2net.analysis.fixed_depth import zero_scale
 from alg2net.analysis.limits import LIMIT, OVERFLOW_LAYERS, Network, Where
 from alg2net.analysis.multistep import Numeric
 from alg2net.analysis.reduce import ZETA
@@ -32,7 +35,8 @@ CODES = {  # stable: tests and tools match on these; the names and whys are for 
     "frozen-layers": "every layer k >= 0 of the network, its coefficients frozen, passes on its own",
     "limit": "the layers' limit k -> oo (every limit point of the coefficients) passes",
     "finite-coefficients": "every recurrence stays a finite float64 at every layer",
-    "param-region": "a learnable param's initial value lies in its region (informative)",
+    "param-region": "a learnable param's initial value lies in its region (informative; with --weights, a trained"
+    " constant outside its region fails)",
 }
 
 GUARANTEED, NOT_GUARANTEED = "guaranteed", "not_guaranteed"
@@ -40,11 +44,14 @@ GUARANTEED, NOT_GUARANTEED = "guaranteed", "not_guaranteed"
 
 def conditions(net: Network, output: str, functions, params: tuple[ParamFacts, ...], text: Text) -> list[Condition]:
     """Every condition, in the order the report lists them."""
-    rows = shown(net.main, output, functions, net.steps_initial, net.where, text)
+    trained = any(p.trained is not None for p in params)
+    rows = shown(net.main, output, functions, net.steps_initial, net.where, text, trained)
     if net.varying:  # every layer and the limit decide; the rows above describe the limit or the last layer
         rows = [dataclasses.replace(c, required=False) for c in rows]
     rows += evaluation_rows(net.scales, net.generic, output, net.where, text)
-    if net.varying:
+    if net.fixed_depth is not None:
+        rows += trained_layers(net, params, functions, text)
+    elif net.varying:
         rows += layer_conditions(net, output, functions, text)
     return rows + region_conditions(params)
 
@@ -55,12 +62,15 @@ def verdict(rows: list[Condition]) -> tuple[tuple[str, ...], str]:
     return reasons, NOT_GUARANTEED if reasons else GUARANTEED
 
 
-def shown(n: Numeric, x: str, functions, symbolic_steps, where: Where, text: Text) -> list[Condition]:
-    """The conditions at the values shown for the whole network (`n`, taken at `where`)."""
+def shown(
+    n: Numeric, x: str, functions, symbolic_steps, where: Where, text: Text, decimals: bool = False
+) -> list[Condition]:
+    """The conditions at the values shown for the whole network (`n`, taken at `where`); with `decimals` (trained
+    values, whose exact binary fractions are long) numbers are written as decimals."""
     prefix = where.prefix
     rows = [
-        Condition("consistent", "consistent", n.consistent, prefix + _consistency_why(n)),
-        Condition("zero-stable", "zero-stable", n.roots.zero_stable, prefix + _stability_why(n)),
+        Condition("consistent", "consistent", n.consistent, prefix + _consistency_why(n, decimals)),
+        Condition("zero-stable", "zero-stable", n.roots.zero_stable, prefix + _stability_why(n, decimals)),
     ]
     on_circle = [render_root(r) for r in n.roots.roots if r.on_circle and r.value != 1]
     strong_why = (
@@ -138,9 +148,123 @@ def region_conditions(params: tuple[ParamFacts, ...]) -> list[Condition]:
     for p in params:
         if p.region is not None and p.region.text is not None:
             inside = p.region.initial_inside
+            if p.region.of == "trained":
+                rows.append(_trained_region(p))
+                continue
             why = f"initial value {p.value} {'in' if inside else 'outside'} the region {p.region.text}"
             rows.append(Condition("param-region", f"{p.name} in its region", bool(inside), why, required=False))
     return rows
+
+
+def _trained_region(p: ParamFacts) -> Condition:
+    """`check --weights`: is the trained value inside the region? Required where a constant's lies outside (its
+    layers then fail too: the row names the param); a schedule's failing layers have rows of their own."""
+    region, name = p.region, f"{p.name} in its region"
+    if region.initial_inside is None:
+        why = f"trained value{'s' if p.kind == 'schedule' else ''} not judged against the region {region.text}"
+        return Condition("param-region", name, False, f"{why}: {region.note}", required=False)
+    if p.kind != "schedule":
+        where = "in" if region.initial_inside else "outside"
+        why = f"trained value {p.name} = {p.trained_texts[0]} {where} the region {region.text}"
+        return Condition("param-region", name, bool(region.initial_inside), why, required=not region.initial_inside)
+    outside = region.outside_layers
+    if not outside:
+        return Condition("param-region", name, True, f"every trained value in the region {region.text}", False)
+    why = f"{len(outside)} of {len(p.trained_texts)} trained values outside the region {region.text}"
+    why += f" ({layer_runs(outside)})"
+    return Condition("param-region", name, False, why, required=False)
+
+
+# Layers at trained values (a checkpoint whose learnable schedules fix the depth) -------------------------------------
+
+_LISTED_LAYERS = 10  # failing layers with a row of their own; the rest are counted in one
+
+
+def trained_layers(net: Network, params: tuple[ParamFacts, ...], functions, text: Text) -> list[Condition]:
+    """One row for each failing layer (the first `_LISTED_LAYERS`), or one that says every layer passes."""
+    depth, failing = net.fixed_depth, net.failing
+    if not failing:
+        why = f"each layer 0-{depth - 1} passes at its trained values (the checkpoint fixes the depth {depth})"
+        return [Condition("frozen-layers", "frozen layers", True, why)]
+    layers = dict(net.layers)
+    rows = []
+    for k in failing[:_LISTED_LAYERS]:
+        unseen = zero_scale(net.generic, net.schedule.values_at(k))
+        why = layer_why(k, layers[k], params, functions, text, unseen)
+        rows.append(Condition("frozen-layers", "frozen layer", False, why))
+    if len(failing) > _LISTED_LAYERS:
+        rest = failing[_LISTED_LAYERS:]
+        why = f"{len(rest)} more layers fail at their trained values: {layer_runs(rest)}"
+        rows.append(Condition("frozen-layers", "more layers", False, why))
+    return rows
+
+
+def layer_runs(layers: tuple[int, ...]) -> str:
+    """`layers 10-14, layer 17, layers 20-39`: increasing layers as runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for k in layers:
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    return ", ".join(f"layer {a}" if a == b else f"layers {a}-{b}" for a, b in runs)
+
+
+def layer_why(
+    k: int | None, n: Numeric | None, params: tuple[ParamFacts, ...], functions, text: Text, unseen: str | None = None
+) -> str:
+    """`layer 37: kn = 1.24 outside -1 < kn <= 1; root zeta = -1.24 (|zeta| = 1.24 > 1)`: the trained values at
+    layer k (those outside their region), then why the frozen layer fails (`unseen`: a function one of whose blocks
+    sees 0*x there)."""
+    values = []
+    for p in params:
+        if p.trained is None or p.kind != "schedule" or k is None:
+            continue
+        value = f"{p.name} = {p.trained_texts[k]}"
+        outside = p.region is not None and k in p.region.outside_layers
+        values.append(f"{value} outside {p.region.text}" if outside else value)
+    head = ("every layer" if k is None else f"layer {k}") + (f": {', '.join(values)}" if values else "")
+    if unseen is not None and n is not None and n.guaranteed:
+        return f"{head}; T_{unseen} sees 0*x here: the limit field does not depend on the state"
+    return f"{head}; {_layer_failure(n, functions, text)}"
+
+
+def _layer_failure(n: Numeric | None, functions, text: Text) -> str:
+    """Why a frozen layer at trained values fails, with its numbers as decimals."""
+    if n is None:
+        return "a coefficient has no finite value (division by zero, or a recurrence past the float64 range)"
+    if not n.consistent:
+        if n.rho_at_one != 0:
+            return f"rho(1) = {float(n.rho_at_one):.6g} != 0: not consistent"
+        return "zeta = 1 is a multiple root of rho: not consistent (an infinite effective step)"
+    roots = root_facts(n.rho)
+    if not roots.zero_stable:
+        root = roots.offending[0]
+        if root.outside:
+            return f"root zeta = {decimal(root.value, root)} (|zeta| = {decimal(root.modulus, root)} > 1)"
+        return f"root zeta = {decimal(root.value, root)} on the unit circle with multiplicity {root.multiplicity}"
+    if not n.steps_finite or not n.some_step:
+        return _first_failure(n, functions, (), text)
+    on_circle = ", ".join(decimal(r.value, r) for r in roots.roots if r.on_circle and r.value != 1)
+    return (
+        f"could not decide: roots on the unit circle besides 1 ({on_circle}) while rho changes from layer to layer,"
+        " so frozen layers that pass need not bound the product of the layers' matrices"
+    )
+
+
+def decimal(value: sp.Expr, root) -> str:
+    """A number of a root as a decimal with 6 significant digits, more where a root off the unit circle would show
+    |zeta| = 1; a whole number as it is."""
+    if value.is_Integer:
+        return sp.sstr(value)
+    number = complex(sp.N(value, 30))
+    digits = 6
+    while digits < 17 and not root.on_circle and float(f"{abs(complex(sp.N(root.modulus, 30))):.{digits}g}") == 1:
+        digits += 1
+    if abs(number.imag) < 1e-14 * max(1.0, abs(number.real)):
+        return f"{number.real:.{digits}g}"
+    sign = "+" if number.imag >= 0 else "-"
+    return f"{number.real:.{digits}g} {sign} {abs(number.imag):.{digits}g}*I"
 
 
 # Every layer and the limit ---------------------------------------------------------------------------------------
@@ -287,10 +411,11 @@ def _infinite_why(n: Numeric, functions, symbolic_steps, text: Text) -> str:
     return f"{growing}: the effective step grows without bound, so the layers approximate no x' = -c*T(x)"
 
 
-def _consistency_why(n: Numeric) -> str:
+def _consistency_why(n: Numeric, decimals: bool = False) -> str:
+    number = (lambda v: f"{float(v):.6g}") if decimals else sp.sstr
     if n.rho_at_one != 0:
         return (
-            f"rho(1) = {sp.sstr(n.rho_at_one)} != 0: zeta = 1 is not a root of rho, so a constant state is not kept"
+            f"rho(1) = {number(n.rho_at_one)} != 0: zeta = 1 is not a root of rho, so a constant state is not kept"
             " and the layers approximate no ODE (inconsistent)"
         )
     if n.slope_at_one == 0:
@@ -298,14 +423,17 @@ def _consistency_why(n: Numeric) -> str:
             "zeta = 1 is a multiple root of rho (rho'(1) = 0): the principal root has no first-order term, so the"
             " effective step c_F is infinite"
         )
-    return f"zeta = 1 is a simple root of rho (rho'(1) = {sp.sstr(n.slope_at_one)})"
+    return f"zeta = 1 is a simple root of rho (rho'(1) = {number(n.slope_at_one)})"
 
 
-def _stability_why(n: Numeric) -> str:
+def _stability_why(n: Numeric, decimals: bool = False) -> str:
     bad = n.roots.offending
     if n.roots.zero_stable or not bad:
         return "every root has |zeta| <= 1 and the roots on the unit circle are simple"
     root = bad[0]
+    if root.outside and decimals:
+        value, modulus = decimal(root.value, root), decimal(root.modulus, root)
+        return f"the root zeta = {value} has |zeta| = {modulus} > 1: errors grow like |zeta|^k"
     if root.outside:
         modulus = sp.nsimplify(root.modulus) if root.modulus.is_rational else f"{float(root.modulus):.6g}"
         return f"the root zeta = {render_root(root)} has |zeta| = {modulus} > 1: errors grow like |zeta|^k"

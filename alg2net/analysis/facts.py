@@ -17,6 +17,7 @@ from alg2net.analysis.reversal import ReversalFacts
 Meanings = tuple[tuple[str, str], ...]  # a name -> what it stands for
 StepTexts = tuple[tuple[str, str | None], ...]  # a function F -> c_F as text, None where infinite
 ScaleTexts = tuple[tuple[str, tuple[str, ...]], ...]  # a function F -> the scales its blocks see the state with
+Span = tuple[float, float, bool, bool]  # an interval of a region as floats: low, high (+-inf), low and high closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class RootFact:
     value: str
     modulus: float
     multiplicity: int
+    point: complex | None = None  # where it lies in the plane, for the plot; not in the JSON
 
     def to_json(self) -> dict[str, Any]:
         return {"value": self.value, "abs": self.modulus, "multiplicity": self.multiplicity}
@@ -38,6 +40,9 @@ class Region:
     text: str | None  # `-1 <= beta < 1`; None where it is not derived (then `note` says why)
     initial_inside: bool | None  # the initial value (at every layer, for a schedule) lies in it; None: not derived
     note: str | None = None
+    of: str = "initial"  # whose values `initial_inside` is about: "initial", or "trained" (`check --weights`)
+    spans: tuple[Span, ...] = ()  # the region as floats, for the plot; not in the JSON
+    outside_layers: tuple[int, ...] = ()  # trained per-layer values: the layers whose value lies outside
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +55,30 @@ class ParamFacts:
     learnable: bool
     value: str  # the value as text; for a recurrence both lines, `t[0] = 1, t[k+1] = 2*t[k]`
     region: Region | None = None  # None for fixed params
+    initial: tuple[float, ...] = ()  # a learnable param's initial value (at each listed layer), for the plot
+    trained: tuple[float, ...] | None = None  # `check --weights`: the trained value (one per layer for a schedule)
+    trained_texts: tuple[str, ...] = ()  # each trained value as the shortest decimal that reads back as it
+
+    @property
+    def trained_summary(self) -> str | None:
+        """`1.2`; for a schedule `0.05 at every layer` or `100 values from -0.07 to 1.24`; None: not trained."""
+        texts = self.trained_texts
+        if not texts:
+            return None
+        if len(texts) == 1 and self.kind != "schedule":
+            return texts[0]
+        if len(set(texts)) == 1:
+            return f"{texts[0]} at every layer"
+        floats = [float(t) for t in texts]
+        low, high = texts[floats.index(min(floats))], texts[floats.index(max(floats))]
+        return f"{len(texts)} values from {low} to {high}"
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": self.name, "kind": self.kind, "learnable": self.learnable, "value": self.value}
+        if self.trained is not None:
+            entry["trained"] = list(self.trained) if self.kind == "schedule" else self.trained[0]
         if self.region is not None:
-            entry["region"], entry["initial_inside"] = self.region.text, self.region.initial_inside
+            entry["region"], entry[f"{self.region.of}_inside"] = self.region.text, self.region.initial_inside
             if self.region.note is not None:
                 entry["region_note"] = self.region.note
         return entry
@@ -80,12 +104,29 @@ class Condition:
 class LayerFacts:
     """The frozen conditions of layer k of a network whose coefficients vary with k."""
 
-    k: int
+    k: int | None  # None: every layer (constant coefficients)
     finite: bool  # every coefficient has a finite value at this layer; if not, the rest is False
     consistent: bool
     zero_stable: bool
     strongly_stable: bool
     guaranteed: bool  # consistent, zero-stable, every c_F finite and some c_F nonzero
+    values: tuple[tuple[str, float], ...] = ()  # `check --weights`: each learnable param's trained value here
+    roots: tuple[RootFact, ...] = ()  # `check --weights`: the roots of rho at this layer
+    why: str | None = None  # `check --weights`: why the layer fails (None where it passes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The layer's entry of `check --weights --json`'s `layers`."""
+        return {
+            "k": self.k,
+            "values": dict(self.values),
+            "finite": self.finite,
+            "consistent": self.consistent,
+            "zero_stable": self.zero_stable,
+            "strongly_stable": self.strongly_stable,
+            "guaranteed": self.guaranteed,
+            "roots": [root.to_json() for root in self.roots],
+            "why": self.why,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +164,10 @@ class CheckFacts:
     verdict: str  # "guaranteed" or "not_guaranteed"
     max_depth_guaranteed: int | None = None  # the largest depth whose layers all pass (proven); None: every depth
     second_order_limit: str | None = None  # rho'(1) -> 0 like r/k: the second-order ODE the layers approximate
-    layers: tuple[LayerFacts, ...] = ()  # layers 0 .. depth - 1 with finite values, when `varying`; not in the JSON
+    layers: tuple[LayerFacts, ...] = ()  # layers 0 .. depth - 1 when `varying`; in the JSON with `weights` only
     reversal: ReversalFacts | None = None  # memory.md: can the network run backwards, and at what round-off
+    weights: str | None = None  # `check --weights`: the checkpoint whose trained values the facts are taken at
+    fixed_depth: int | None = None  # `check --weights`: the depth its trained per-layer values fix (None: every depth)
 
     def to_json(self) -> dict[str, Any]:
         """check.md's JSON object, its keys in a fixed order."""
@@ -166,6 +209,10 @@ class CheckFacts:
         )
         if self.reversal is not None:
             facts["reversal"] = self.reversal.to_json()
+        if self.weights is not None:
+            facts["weights"] = self.weights
+            facts["fixed_depth"] = self.fixed_depth
+            facts["layers"] = [layer.to_json() for layer in self.layers]
         return facts
 
 

@@ -14,7 +14,7 @@ limit (where `every_layer` proves one), or the last listed layer.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mpmath
 import sympy as sp
@@ -54,9 +54,11 @@ class Schedule:
     initial: dict  # a kept symbol -> its initial value
     recurrences: tuple[Recurrence, ...]
     sequences: dict  # a recurrence's t_k symbol -> t_0, t_1, ... (shorter where the values overflow)
+    trained: dict = field(default_factory=dict)  # a learnable schedule's symbol -> its trained value at each layer
 
     def values_at(self, layer: int) -> dict:
         values = {symbol: sp.sympify(value).xreplace({K: layer}) for symbol, value in self.initial.items()}
+        values.update({symbol: trained[layer] for symbol, trained in self.trained.items()})
         values[K] = sp.Integer(layer)
         for r in self.recurrences:
             sequence = self.sequences[r.tk]  # where it is shorter, the last finite values stand in
@@ -95,6 +97,8 @@ class Network:
     main: Numeric
     scales: dict | points.Unseen | None  # the evaluation scales at `where`
     generic: dict | points.Unseen | None  # with the per-layer values kept symbolic (None: not varying)
+    fixed_depth: int | None = None  # trained per-layer values fix the depth: layers 0 .. fixed_depth - 1 decide
+    failing: tuple[int, ...] = ()  # with a fixed depth, the layers that fail
 
     @property
     def limit(self) -> Numeric | None:
@@ -107,6 +111,8 @@ class Network:
     @property
     def max_depth(self) -> int | None:
         """The largest depth whose layers are all proven to pass (None: every depth)."""
+        if self.fixed_depth is not None:
+            return self.failing[0] if self.failing else self.fixed_depth
         firsts = [o.layer if o.layer is not None else OVERFLOW_LAYERS for o in self.overflows]
         if self.every is not None and self.every.max_depth is not None:
             firsts.append(self.every.max_depth)
@@ -120,7 +126,7 @@ def network(params: Params, space: StateSpace, rho: sp.Poly, steps: tuple[sp.Exp
     steps_initial = tuple(c.xreplace(initial) for c in steps)
     per_layer = params.per_layer
     varying = any(e.free_symbols & set(per_layer) for e in (*rho_initial.all_coeffs(), *steps_initial))
-    sequences = _recurrence_values(params.recurrences, depth + 1 if varying else 1)
+    sequences = recurrence_values(params.recurrences, depth + 1 if varying else 1)
     schedule = Schedule(initial, params.recurrences, sequences)
     layers: list[tuple[int, Numeric | None]] = []
     every, overflows = None, ()
@@ -137,7 +143,7 @@ def network(params: Params, space: StateSpace, rho: sp.Poly, steps: tuple[sp.Exp
     else:
         layer = max((layer for layer, n in layers if n is not None), default=0)
         where = Where(f"at the last layer, k = {layer}" if varying else "", schedule.values_at(layer))
-        main = _main(rho, steps, where, bool(layers))
+        main = main_facts(rho, steps, where, bool(layers))
         scales = points.seen(space.at(where.values))
     generic = points.seen(space.at(initial)) if varying else None
     return Network(
@@ -145,7 +151,7 @@ def network(params: Params, space: StateSpace, rho: sp.Poly, steps: tuple[sp.Exp
     )
 
 
-def _main(rho: sp.Poly, steps: tuple[sp.Expr, ...], where: Where, listed: bool) -> Numeric:
+def main_facts(rho: sp.Poly, steps: tuple[sp.Expr, ...], where: Where, listed: bool) -> Numeric:
     """The facts at `where`; a located input error where not one listed layer has finite coefficients (the values
     stage lets a pole through where rounding hides it: a recurrence that reaches 0 exactly)."""
     try:
@@ -165,7 +171,7 @@ def pi_at(pi: sp.Poly, where: Where, limit_of: LimitOf | None) -> sp.Poly | None
     return sp.Poly([sp.cancel(c) for c in coefficients], ZETA)
 
 
-def _recurrence_values(recurrences: tuple[Recurrence, ...], count: int) -> dict:
+def recurrence_values(recurrences: tuple[Recurrence, ...], count: int) -> dict:
     """t_0 .. t_count of every recurrence, as rationals from `_DIGITS`-digit arithmetic; run together, as a step may
     read the recurrences declared before it. Each stops where it leaves the float64 range."""
     symbols = [s for r in recurrences for s in (r.tk, r.tk1)]

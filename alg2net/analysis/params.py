@@ -24,6 +24,7 @@ from alg2net.analysis import region
 from alg2net.analysis.facts import ParamFacts, Region
 from alg2net.analysis.reduce import ZETA, test_variable
 from alg2net.analysis.text import indexed_text
+from alg2net.analysis.trained import Trained
 from alg2net.derive import K, LearnableForm, ParamForm
 from alg2net.resolve import ParamKind
 
@@ -48,6 +49,8 @@ class Params:
     display: dict  # an internal symbol name -> how texts other than the rho strings write it
     rho_names: dict  # a name in the rho strings that is no DSL name -> what it stands for
     facts: tuple[ParamFacts, ...]  # without regions
+    trained: dict = dataclasses.field(default_factory=dict)  # `--weights`: a learnable schedule -> its trained values
+    of: str = "initial"  # the values `learnable` holds: "initial", or "trained" (`check --weights`)
 
     @property
     def per_layer(self) -> tuple[sp.Symbol, ...]:
@@ -117,14 +120,32 @@ class _Collector:
         name, definition = p.definition.name, p.definition
         value = p.value.xreplace(self.substitution)
         atom = sp.Symbol(name, real=True) if definition.kind is ParamKind.CONSTANT else sp.IndexedBase(name)[K]
+        initial: tuple[float, ...] = ()
         if definition.learnable:
             symbol = self.kept(name)
             self.substitution[atom] = symbol
             self.learnable[symbol] = value = value.xreplace(self.learnable)
             self.symbols[name] = symbol
+            initial = (float(value),) if value.is_number and value.is_finite else ()
         else:
             self.substitution[atom] = value
-        self.facts.append(ParamFacts(name, definition.kind.value, definition.learnable, sp.sstr(value)))
+        self.facts.append(ParamFacts(name, definition.kind.value, definition.learnable, sp.sstr(value), None, initial))
+
+
+def at_trained(params: Params, trained: Trained) -> Params:
+    """`params` with every learnable param at its trained value (`check --weights`): a constant's replaces its
+    initial value; a schedule's values go to `trained`, one per layer (`learnable` holds layer 0's)."""
+    learnable, per_layer, facts = dict(params.learnable), {}, []
+    for fact in params.facts:
+        if fact.learnable and fact.name in params.symbols:
+            value, symbol = trained.value(fact.name), params.symbols[fact.name]
+            learnable[symbol] = value.values[0]
+            if value.schedule:
+                per_layer[symbol] = value.values
+            floats = tuple(float(v) for v in value.values)
+            fact = dataclasses.replace(fact, trained=floats, trained_texts=value.texts)
+        facts.append(fact)
+    return dataclasses.replace(params, learnable=learnable, trained=per_layer, of="trained", facts=tuple(facts))
 
 
 # Regions -----------------------------------------------------------------------------------------------------------
@@ -146,10 +167,22 @@ def _region(params: Params, symbol, name: str, rho: sp.Poly, steps, values0: dic
     rho_p = sp.Poly([sp.cancel(c.xreplace(others)) for c in rho.all_coeffs()], ZETA)
     steps_p = tuple(sp.cancel(c.xreplace(others)) for c in steps)
     if not any(e.has(symbol) for e in (*rho_p.all_coeffs(), *steps_p)):
-        return Region(None, None, "does not enter rho or the limit ODE")
+        return Region(None, None, "does not enter rho or the limit ODE", params.of)
     intervals = region.region(rho_p, steps_p, symbol)
     if intervals is None:
-        return Region(None, None, "not derived exactly: the param enters other than rationally")
-    inside = region.inside_every_layer(intervals, params.learnable[symbol])
-    note = "with the other learnable params at their initial values" if len(params.learnable) > 1 else None
-    return Region(region.describe(intervals, name), inside, note)
+        return Region(None, None, "not derived exactly: the param enters other than rationally", params.of)
+    note = f"with the other learnable params at their {params.of} values" if len(params.learnable) > 1 else None
+    text, spans = region.describe(intervals, name), tuple(_span(i) for i in intervals)
+    if symbol not in params.trained:
+        inside = region.inside_every_layer(intervals, params.learnable[symbol])
+        return Region(text, inside, note, params.of, spans)
+    per_layer = set(params.per_layer) | set(params.trained)
+    if any(e.free_symbols & (per_layer - {symbol}) for e in (*rho.all_coeffs(), *steps)):
+        note = "the region changes with the layer: shown at layer 0, the trained values judged layer by layer"
+        return Region(text, None, note, params.of, spans)
+    outside = tuple(k for k, v in enumerate(params.trained[symbol]) if not region.contains(intervals, v))
+    return Region(text, not outside, note, params.of, spans, outside)
+
+
+def _span(interval: region.Interval):
+    return (float(interval.low), float(interval.high), interval.low_closed, interval.high_closed)

@@ -17,6 +17,8 @@ def render(facts: CheckFacts, filename: str) -> str:
     """The terminal report: learnable form, rho and roots, each condition with why, limit ODE, order, verdict."""
     kind = "explicit" if facts.explicit else "implicit"
     lines = [f"{filename}: algorithm {facts.algorithm} ({kind})", ""]
+    if facts.weights is not None:
+        lines += [_trained_header(facts), ""]
     lines += _learnable_form(facts)
     lines += ["", f"linear test on the output {facts.output} (T_F(v) -> -z_F*v)"]
     lines += _linear_test(facts)
@@ -42,8 +44,20 @@ def _learnable_form(facts: CheckFacts) -> list[str]:
     for param in facts.params:
         kind = "learnable" if param.learnable else "fixed"
         definition = param.value if param.kind == "recurrence" else f"{param.name} = {param.value}"
-        lines.append(f"  param {definition}  ({param.kind}, {kind})")
+        trained = f"; trained: {param.trained_summary}" if param.trained_summary is not None else ""
+        lines.append(f"  param {definition}  ({param.kind}, {kind}{trained})")
     return lines
+
+
+def _trained_header(facts: CheckFacts) -> str:
+    """`check --weights`: whose values the facts below are taken at."""
+    where = f"checked at the trained values in {facts.weights}"
+    if facts.fixed_depth is None:
+        return f"{where} (learnable constants only: the verdict covers every depth)"
+    return (
+        f"{where}: its learnable schedules fix the depth {facts.fixed_depth}, and each layer"
+        f" 0-{facts.fixed_depth - 1} is judged frozen at its values"
+    )
 
 
 def _linear_test(facts: CheckFacts) -> list[str]:
@@ -86,8 +100,11 @@ def _limit_ode(facts: CheckFacts) -> list[str]:
             lines.append(f"  region of {param.name}: {region.note if region.note is not None else 'not derived'}")
         else:
             inside = "inside" if region.initial_inside else "OUTSIDE"
+            if region.of == "trained" and region.initial_inside is None:
+                inside = "not judged"
             note = f"; {region.note}" if region.note else ""
-            lines.append(f"  region of {param.name}: {region.text} (initial value {inside}{note})")
+            value = f"{region.of} value{'s' if param.kind == 'schedule' and region.of == 'trained' else ''}"
+            lines.append(f"  region of {param.name}: {region.text} ({value} {inside}{note})")
     return lines
 
 
@@ -96,11 +113,18 @@ def _depth(facts: CheckFacts) -> list[str]:
     if not facts.varying:
         return []
     depth = facts.max_depth_guaranteed
+    if facts.fixed_depth is not None:
+        passed = "every layer passes" if depth == facts.fixed_depth else _passed(depth)
+        return [f"depth: {facts.fixed_depth}, fixed by the checkpoint; {passed} at its trained values"]
     if depth is None:
         return ["depth: every layer k >= 0 passes on its own, at every depth"]
     if depth == 0:
         return ["depth: layer 0 already fails"]
     return [f"depth: layers 0-{depth - 1} pass on their own (max_depth_guaranteed = {depth})"]
+
+
+def _passed(depth: int) -> str:
+    return "layer 0 already fails" if depth == 0 else f"layers 0-{depth - 1} pass, layer {depth} fails"
 
 
 def _order(facts: CheckFacts) -> str:

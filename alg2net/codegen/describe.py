@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 
+from alg2net.codegen.constrain import HeldSpec, describe_held, held_names
 from alg2net.codegen.forward import ForwardSpec, calls_at, describe_forward
 from alg2net.codegen.memory import MemoryPlan, plan_memory
 from alg2net.codegen.names import (
@@ -24,6 +25,7 @@ from alg2net.codegen.names import (
     docstring_text,
 )
 from alg2net.codegen.options import ACTIVATIONS, BLOCKS, BlockKind, Options
+from alg2net.constraints import Constraint
 from alg2net.derive import K, LearnableForm, ParamForm, function_of, is_prox, vector
 from alg2net.errors import Diagnostic
 from alg2net.printing import DslPrinter, TorchPrinter, learnable_lines
@@ -50,6 +52,7 @@ class ParamSpec:
     default: str  # a number, or "None" for the file's formula
     formula: str  # where the default is None, the file's value (a schedule's at layer k); else ""
     step: str  # a recurrence's next value, `argument[k + 1]` from `argument[k]`; else ""
+    held: bool = False  # stored as a raw parameter and read through its --constrain map (`ModuleSpec.held`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class ModuleSpec:
     forward: ForwardSpec
     memory: str = "autograd"  # the backward pass's memory mode (memory.md)
     anchor_every: str = "None"  # reversible: the default of the constructor's `anchor_every`
+    held: HeldSpec = field(default_factory=HeldSpec)  # --constrain: the raw parameters and their maps
 
 
 def network_class_name(algorithm: str) -> str:
@@ -79,14 +83,19 @@ def network_class_name(algorithm: str) -> str:
     return class_name(algorithm, set(GENERATED))
 
 
-def describe(form: LearnableForm, options: Options, source: str, version: str) -> ModuleSpec:
-    """The generated module of `form` under `options`; `source` is the algorithm's text, quoted in the docstring."""
+def describe(
+    form: LearnableForm, options: Options, source: str, version: str, constraints: tuple[Constraint, ...] = ()
+) -> ModuleSpec:
+    """The generated module of `form` under `options`; `source` is the algorithm's text, quoted in the docstring;
+    `constraints` the maps of the params held in their regions (--constrain)."""
     name = network_class_name(form.model.name)
     attributes = Namespace(MODULE_ATTRIBUTES | PYTHON_RESERVED)
     stored = {p.definition.name: attributes.claim(p.definition.name) for p in form.params}
-    params, modules = _describe_params(form, stored)
+    params, modules = _describe_params(form, stored, held_names(constraints))
     plan = plan_memory(form, options)
-    forward = describe_forward(form, stored, attributes, plan.inverse)
+    forward = describe_forward(form, stored, attributes, plan.inverse, held_names(constraints))
+    held = _describe_held(form, constraints, params, stored, forward, attributes, plan)
+    modules |= {"math"} if held.helpers else set()
     implicit = any(step.implicit for step in form.steps)
     per_layer = any(p.kind == "schedule" for p in params)
     modules |= forward.modules
@@ -97,7 +106,7 @@ def describe(form: LearnableForm, options: Options, source: str, version: str) -
     modules |= _MEMORY_MODULES[plan.mode]
     block = BLOCKS[options.block]
     return ModuleSpec(
-        docstring=_module_doc(form, name, source, version),
+        docstring=_module_doc(form, name, source, version, held.doc),
         imports=_imports(modules),
         block=block,
         activation=options.activation,
@@ -113,7 +122,27 @@ def describe(form: LearnableForm, options: Options, source: str, version: str) -
         forward=forward,
         memory=plan.mode,
         anchor_every=str(plan.anchor_every),
+        held=held,
     )
+
+
+def _describe_held(
+    form: LearnableForm,
+    constraints: tuple[Constraint, ...],
+    params: tuple[ParamSpec, ...],
+    stored: dict[str, str],
+    forward: ForwardSpec,
+    attributes: Namespace,
+    plan: MemoryPlan,
+) -> HeldSpec:
+    """The --constrain part of the module: each held param's raw parameter, map and property; the inverse step
+    (reversible) maps only the params it reads (constants as symbols, schedules as entries)."""
+    read: set[str] = set()
+    for step in plan.inverse.steps if plan.inverse is not None else ():
+        read |= {symbol.name for symbol in step.value.free_symbols}
+        read |= {str(entry.base) for entry in step.value.atoms(sp.Indexed)}
+    arguments = {p.definition.name: spec.argument for p, spec in zip(form.params, params)}
+    return describe_held(constraints, arguments, stored, dict(forward.held), attributes, frozenset(read))
 
 
 # What each memory mode's code needs besides the forward pass: `checkpoint` stands for torch.utils.checkpoint's.
@@ -145,9 +174,12 @@ def _imports(modules: set[str]) -> tuple[str, ...]:
 # Params ----------------------------------------------------------------------------------------------------------
 
 
-def _describe_params(form: LearnableForm, attributes: dict[str, str]) -> tuple[tuple[ParamSpec, ...], set[str]]:
+def _describe_params(
+    form: LearnableForm, attributes: dict[str, str], held: frozenset[str] = frozenset()
+) -> tuple[tuple[ParamSpec, ...], set[str]]:
     """Each param's keyword, default and, where the default is the file's formula, that formula in Python floats
-    over the other params' keywords; and the modules (`math`) the formulas call."""
+    over the other params' keywords; and the modules (`math`) the formulas call. The params in `held` are stored
+    through their --constrain maps."""
     scope = Namespace(PYTHON_RESERVED | GENERATED | _INIT_NAMES)
     arguments = {p.definition.name: scope.claim(p.definition.name) for p in form.params}
     names: dict[sp.Basic, str] = {K: "k"}
@@ -157,12 +189,13 @@ def _describe_params(form: LearnableForm, attributes: dict[str, str]) -> tuple[t
             names[sp.IndexedBase(name)[K + offset]] = f"{argument}[k{' + 1' if offset else ''}]"
     printer = TorchPrinter(names)
     specs = tuple(
-        _param_spec(p, arguments[p.definition.name], attributes[p.definition.name], printer) for p in form.params
+        _param_spec(p, arguments[p.definition.name], attributes[p.definition.name], printer, p.definition.name in held)
+        for p in form.params
     )
     return specs, set(printer.modules)
 
 
-def _param_spec(param: ParamForm, argument: str, attribute: str, printer: TorchPrinter) -> ParamSpec:
+def _param_spec(param: ParamForm, argument: str, attribute: str, printer: TorchPrinter, held: bool) -> ParamSpec:
     kind = param.definition.kind
     initial = param.start if kind is ParamKind.RECURRENCE else param.value
     default = _number(printer.doprint(initial)) if initial.is_number else "None"
@@ -176,6 +209,7 @@ def _param_spec(param: ParamForm, argument: str, attribute: str, printer: TorchP
         default=default,
         formula="" if initial.is_number else printer.doprint(initial),
         step=printer.doprint(param.value) if kind is ParamKind.RECURRENCE else "",
+        held=held,
     )
 
 
@@ -187,7 +221,7 @@ def _number(text: str) -> str:
 # Docstrings --------------------------------------------------------------------------------------------------------
 
 
-def _module_doc(form: LearnableForm, name: str, source: str, version: str) -> str:
+def _module_doc(form: LearnableForm, name: str, source: str, version: str, held: str = "") -> str:
     # The language's line ends (\n, \r\n), not splitlines': a lone \r or \u2028 in a comment stays in its line.
     lines = [line.removesuffix("\r") for line in source.strip("\n").split("\n")]
     listing = "\n".join(f"    {line}".rstrip() for line in lines)
@@ -199,6 +233,8 @@ def _module_doc(form: LearnableForm, name: str, source: str, version: str) -> st
         f"Learnable form (T_F is the block of layer k, or the shared block when tied):\n\n{learnable}\n\n"
         "Needs only PyTorch.\n"
     )
+    if held:  # already escaped
+        return docstring_text(text.removesuffix("Needs only PyTorch.\n")) + held + "\nNeeds only PyTorch.\n"
     return docstring_text(text)
 
 
@@ -285,6 +321,8 @@ def _param_doc(param: ParamForm, spec: ParamSpec) -> str:
     name, printer = param.definition.name, DslPrinter()
     renamed = f"`{name}` in the file; " if spec.argument != name else ""
     learnable = ", learnable (an nn.Parameter)" if spec.learnable else " (a buffer)"
+    if spec.held:
+        learnable = f", learnable, held in its region (as `{spec.attribute}_raw`, see the module docstring)"
     formula = f"; None for the file's {printer.doprint(param.start if spec.kind == 'recurrence' else param.value)}"
     formula = formula if spec.default == "None" else ""
     if spec.kind == "constant":

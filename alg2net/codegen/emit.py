@@ -15,6 +15,7 @@ import jinja2
 from alg2net import resources
 from alg2net.codegen.describe import describe, network_class_name
 from alg2net.codegen.options import Options
+from alg2net.constraints import Constraint
 from alg2net.derive import LearnableForm
 
 __all__ = ["emit", "network_class_name"]
@@ -22,9 +23,12 @@ __all__ = ["emit", "network_class_name"]
 LINE_LENGTH = 120
 
 
-def emit(form: LearnableForm, options: Options, source: str, version: str) -> str:
-    """The generated module's source text."""
-    text = _environment().get_template("module.py.jinja").render(spec=describe(form, options, source, version))
+def emit(
+    form: LearnableForm, options: Options, source: str, version: str, constraints: tuple[Constraint, ...] = ()
+) -> str:
+    """The generated module's source text; `constraints` hold params in their regions (--constrain)."""
+    spec = describe(form, options, source, version, constraints)
+    text = _environment().get_template("module.py.jinja").render(spec=spec)
     return black.format_str(text, mode=black.Mode(line_length=LINE_LENGTH))
 
 

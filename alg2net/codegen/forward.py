@@ -31,10 +31,12 @@ class Expression:
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """`self._block(key, k)(argument)`: the block of a function at layer k, applied to a point."""
+    """`self._block(key, k)(argument)`: the block of a function at layer k, applied to a point; with `dtype_of`,
+    its output cast to that tensor's dtype (`.to(x.dtype)`)."""
 
     key: str
     argument: str
+    dtype_of: str | None = None
     kind: ClassVar[str] = "block"
 
 
@@ -82,6 +84,7 @@ class ForwardSpec:
     modules: frozenset[str]  # "math", "torch": what the printed expressions call
     states: tuple[str, ...] = ()  # what a layer reads and writes: each state and its past values, in the file's order
     inverse: InverseSpec | None = None
+    held: tuple[tuple[str, str], ...] = ()  # (DSL name, local) of each param read through its --constrain map
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +98,17 @@ class InverseSpec:
 
 
 def describe_forward(
-    form: LearnableForm, attributes: dict[str, str], attribute_scope: Namespace, inverse: Inverse | None = None
+    form: LearnableForm,
+    attributes: dict[str, str],
+    attribute_scope: Namespace,
+    inverse: Inverse | None = None,
+    held: frozenset[str] = frozenset(),
 ) -> ForwardSpec:
     """The forward pass of `form`; params are read as `self.<attributes[name]>`, and the methods of implicit updates
-    are named in `attribute_scope`. With `inverse`, also the method that runs a layer backwards."""
-    return _ForwardWriter(form, attributes, attribute_scope).describe(inverse)
+    are named in `attribute_scope`. With `inverse`, also the method that runs a layer backwards. The params named in
+    `held` (--constrain) are read from locals that hold their mapped values (bound as arguments of an implicit
+    update's method)."""
+    return _ForwardWriter(form, attributes, attribute_scope, held).describe(inverse)
 
 
 def calls_at(expr: sp.Expr, point: sp.Basic) -> list[sp.Expr]:
@@ -113,8 +122,10 @@ def calls_at(expr: sp.Expr, point: sp.Basic) -> list[sp.Expr]:
 class _ForwardWriter:
     """Names every value of the pass, then writes its statements."""
 
-    def __init__(self, form: LearnableForm, attributes: dict[str, str], attribute_scope: Namespace):
-        self.form, self.model = form, form.model
+    def __init__(
+        self, form: LearnableForm, attributes: dict[str, str], attribute_scope: Namespace, held: frozenset[str]
+    ):
+        self.form, self.model, self.held = form, form.model, held
         self.attribute_scope = attribute_scope
         self.scope = Namespace(PYTHON_RESERVED | GENERATED)
         dict_keys = Namespace(MODULE_DICT_ATTRIBUTES)
@@ -135,6 +146,9 @@ class _ForwardWriter:
         prelude = self._prelude()
         self.inverse_modules: set[str] = set()
         inverse_spec = self._inverse(inverse) if inverse is not None else None
+        # Run backwards, a layer must recompute the forward pass's values exactly: under autocast the updates'
+        # arithmetic then runs in the states' dtype, with each block output cast to it.
+        self.cast_to = self.history[self.model.states[0]][0] if inverse is not None else None
         body = self._layer()
         return ForwardSpec(
             input_name=self.input_name,
@@ -147,6 +161,7 @@ class _ForwardWriter:
             modules=frozenset(self.printer.modules | self.inverse_modules),
             states=tuple(name for state in self.model.states for name in self.history[state]),
             inverse=inverse_spec,
+            held=tuple(self.held_locals.items()),
         )
 
     # Names -------------------------------------------------------------------------------------------------------
@@ -171,20 +186,27 @@ class _ForwardWriter:
         self.next_names = {state: scope.claim(f"{vectors[state]}_next") for state in model.states}
 
     def _name_params(self, attributes: dict[str, str]) -> set[sp.Basic]:
-        """Params are read from the module (`self.h`, `self.mu[k]`); returns their symbols, which print as tensors."""
+        """Params are read from the module (`self.h`, `self.mu[k]`), a held one from the local of its mapped value
+        (`beta`); returns their symbols, which print as tensors."""
         tensors = set()
         self.param_names: dict[sp.Basic, str] = {}
+        self.held_locals: dict[str, str] = {}
+        self.held_entries: dict[sp.Basic, str] = {}  # a held param's symbol or entry -> its local
         for param in self.form.params:
-            attribute = f"self.{attributes[param.definition.name]}"
+            name = param.definition.name
+            attribute = f"self.{attributes[name]}"
+            if name in self.held:
+                self.held_locals[name] = self.scope.claim(attributes[name])
+            read = self.held_locals.get(name, attribute)
             if param.definition.kind is ParamKind.CONSTANT:
-                symbol = sp.Symbol(param.definition.name, real=True)
-                self.names[symbol] = self.param_names[symbol] = attribute
-                tensors.add(symbol)
+                entries = {sp.Symbol(name, real=True): ""}
             else:
-                for offset in (0, 1):
-                    entry = sp.IndexedBase(param.definition.name)[K + offset]
-                    self.names[entry] = self.param_names[entry] = f"{attribute}[k{' + 1' if offset else ''}]"
-                    tensors.add(entry)
+                entries = {sp.IndexedBase(name)[K + offset]: f"[k{' + 1' if offset else ''}]" for offset in (0, 1)}
+            for entry, index in entries.items():
+                self.names[entry] = self.param_names[entry] = read + index
+                if name in self.held:
+                    self.held_entries[entry] = read
+                tensors.add(entry)
         return tensors
 
     def _name_block_outputs(self) -> dict[BlockCall, str]:
@@ -226,7 +248,7 @@ class _ForwardWriter:
             for call in step.calls:
                 argument = self.printer.print_vector(call.arg)
                 self.names[call.expr] = self.block_outputs[call]
-                block = Block(self.function_keys[call.function], argument)
+                block = Block(self.function_keys[call.function], argument, self.cast_to)
                 statements.append(Assign((self.block_outputs[call],), (block,)))
             value = self._value(step)
             if step.offset == 0:
@@ -253,9 +275,11 @@ class _ForwardWriter:
         inline = {
             call: f'self._block("{self.function_keys[function_of(call)]}", k)' for call in calls_at(step.value, unknown)
         }
-        # Locals the map reads are bound as arguments; params (`self.h`, `self.c[k]`) are read in place.
+        # Locals the map reads are bound as arguments (held params' mapped values too); params (`self.h`,
+        # `self.c[k]`) are read in place.
         read = {self.names[a] for a in step.value.atoms(sp.Indexed) if a in self.names and a != unknown}
         read |= {self.names[c] for c in step.value.atoms(sp.Function) if c in self.names}
+        read |= {local for entry, local in self.held_entries.items() if step.value.has(entry)}
         known = tuple(sorted(name for name in read if name.isidentifier()))
         self.names[unknown] = unknown_name
         body = self.printer.doprint(step.value, vector(step.target), inline)
@@ -307,7 +331,9 @@ class _ForwardWriter:
                 if is_block(call) and call not in names:
                     point = names.get(call.args[0]) if isinstance(call.args[0], sp.Indexed) else None
                     names[call] = scope.claim(f"grad_{function_of(call)}" + (f"_{point}" if point else ""))
-                    block = Block(self.function_keys[function_of(call)], printer.print_vector(call.args[0]))
+                    block = Block(
+                        self.function_keys[function_of(call)], printer.print_vector(call.args[0]), arguments[0]
+                    )
                     body.append(Assign((names[call],), (block,)))
             recovered = self.history[step.target][-step.offset]
             body.append(Assign((recovered,), (Expression(printer.print_vector(step.value)),)))

@@ -34,7 +34,8 @@ MEMORY_MODES = ("autograd", "checkpoint", "reversible")  # how the backward pass
 @dataclass(frozen=True, slots=True)
 class Options:
     """Compile options (module.md): the block kind, its activation, hidden size and normalization, weight tying, and
-    the memory mode of the backward pass (memory.md)."""
+    the memory mode of the backward pass (memory.md), whether learnable params are held in their regions
+    (guarantee.md)."""
 
     block: str = "mlp"
     activation: str = "relu"
@@ -42,6 +43,7 @@ class Options:
     tied: bool = False
     norm: str | None = None  # the conv block's normalization; None for the other blocks
     memory: str = "autograd"
+    constrain: bool = False
 
 
 def make_options(
@@ -51,6 +53,7 @@ def make_options(
     tied: bool = False,
     norm: str | None = None,
     memory: str = "autograd",
+    constrain: bool = False,
 ) -> Options:
     """Checked `Options`; `norm` defaults to `batch` for the conv block and is refused for the others."""
     if block not in BLOCKS:
@@ -71,4 +74,4 @@ def make_options(
         )
     if memory not in MEMORY_MODES:
         raise fail("bad-option", f"unknown memory mode '{memory}'", hint=f"choose one of {', '.join(MEMORY_MODES)}")
-    return Options(block, activation, hidden, tied, norm or ("batch" if block == "conv" else None), memory)
+    return Options(block, activation, hidden, tied, norm or ("batch" if block == "conv" else None), memory, constrain)

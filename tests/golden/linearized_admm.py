@@ -156,10 +156,12 @@ class LinearizedAdmm(nn.Module):
         """The fixed point z = f(z), solved from z0 outside autograd.
 
         Its gradient comes from implicit differentiation: the backward pass solves the adjoint fixed point
-        y = grad + J^T y at the solution (J the Jacobian of f), so memory does not grow with the iterations.
+        y = grad + J^T y at the solution (J the Jacobian of f), so memory does not grow with the iterations. Both
+        solves run outside autocast, in float32 at least: a float16 or bfloat16 residual cannot reach solver_tol.
         """
-        with torch.no_grad():
-            z, residual = anderson(f, z0, self.solver_max_iter, self.solver_tol)
+        device, dtype = z0.device.type, torch.promote_types(z0.dtype, torch.float32)
+        with torch.no_grad(), torch.autocast(device, enabled=False):
+            z, residual = anderson(f, z0.to(dtype), self.solver_max_iter, self.solver_tol)
         self._check_converged(residual, where)
         if not torch.is_grad_enabled():
             return z
@@ -169,16 +171,17 @@ class LinearizedAdmm(nn.Module):
             def adjoint(grad: torch.Tensor | None) -> torch.Tensor | None:
                 if grad is None:  # no gradient flows into this solution
                     return None
-                with torch.enable_grad():  # a graph of its own, apart from the one being differentiated
+                with torch.enable_grad(), torch.autocast(device, enabled=False):  # a graph of its own
                     point = z.detach().requires_grad_()
                     value = f(point)
+                start = grad.to(value.dtype)
 
                 def transpose_step(y: torch.Tensor) -> torch.Tensor:
-                    return torch.autograd.grad(value, point, y, retain_graph=True)[0] + grad
+                    return torch.autograd.grad(value, point, y, retain_graph=True)[0] + start
 
-                y, residual = anderson(transpose_step, grad, self.solver_max_iter, self.solver_tol)
+                y, residual = anderson(transpose_step, start, self.solver_max_iter, self.solver_tol)
                 self._check_converged(residual, f"the backward pass of {where}")
-                return y
+                return y.to(grad.dtype)
 
             fz.register_hook(adjoint)
         return fz
