@@ -1,8 +1,8 @@
 """The networks under study, compiled from examples/*.alg by the real compiler at run time.
 
-Each network is written to `<cache>/<example>_<block>_h<hidden>[_<norm>].py` by `alg2net.compile_source`, byte for
-byte what `alg2net compile examples/<example>.alg --block <block> --hidden <hidden> [--norm <norm>]` writes, and
-imported from that file;
+Each network is written to `<cache>/<example>_<block>_h<hidden>[_<norm>][_constrained].py` by
+`alg2net.compile_source`, byte for byte what `alg2net compile examples/<example>.alg --block <block> --hidden <hidden>
+[--norm <norm>] [--constrain]` writes, and imported from that file;
 nothing here defines a network by hand. Every network gets the same width, depth and hidden size, so every one
 has the same blocks and the same parameter count up to its learnable scalars (momentum, LM coefficients).
 """
@@ -39,9 +39,10 @@ NETWORKS = (
 
 @functools.cache
 def compile_network(
-    example: str, block: str, hidden: int, cache: Path = CACHE, norm: str | None = None
+    example: str, block: str, hidden: int, cache: Path = CACHE, norm: str | None = None, constrain: bool = False
 ) -> type[nn.Module]:
-    """The network class of `examples/<example>.alg`, compiled into `cache` and imported from there.
+    """The network class of `examples/<example>.alg`, compiled into `cache` and imported from there; with
+    `constrain`, as `alg2net compile --constrain` writes it (`<name>_constrained` files).
 
     The file is (re)written only when the compiler's output differs from it, so processes that start after the one
     that wrote it (see `train.main_process_first`) only read it.
@@ -51,8 +52,9 @@ def compile_network(
     """
     alg = EXAMPLES / f"{example}.alg"
     text = alg.read_text(encoding="utf-8")
-    source = alg2net.compile_source(text, block=block, hidden=hidden, norm=norm, filename=str(alg))
-    path = cache / f"{example}_{block}_h{hidden}{f'_{norm}' if norm else ''}.py"
+    held = {"constrain": True} if constrain else {}  # only where asked: an alg2net without --constrain still works
+    source = alg2net.compile_source(text, block=block, hidden=hidden, norm=norm, filename=str(alg), **held)
+    path = cache / f"{example}_{block}_h{hidden}{f'_{norm}' if norm else ''}{'_constrained' if constrain else ''}.py"
     if not path.exists() or path.read_text(encoding="utf-8") != source:
         cache.mkdir(parents=True, exist_ok=True)
         path.write_text(source, encoding="utf-8")

@@ -2,6 +2,7 @@
 
 python -m experiments --quick                      # a few minutes on a laptop CPU
 python -m experiments --full --device cuda         # the full study
+python -m experiments --study stability --quick    # learnable params against their regions (experiments/stability.py)
 torchrun --standalone --nproc_per_node 2 -m experiments --quick   # DistributedDataParallel, 2 processes
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from experiments import report
+from experiments import report, stability
 from experiments.networks import CACHE, NETWORKS, compile_network, is_implicit
 from experiments.tasks import TASKS, Task
 from experiments.train import Processes, Run, main_process_first, start, stop, train
@@ -29,6 +30,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # The implicit layers' fixed-point solves (Anderson): looser in quick mode, where they dominate the time.
 SOLVER = {"quick": {"solver_max_iter": 8, "solver_tol": 1e-3}, "full": {"solver_max_iter": 30, "solver_tol": 1e-4}}
 SEEDS = {"quick": (0, 1, 2), "full": (0, 1, 2, 3, 4)}
+CHOICES = sorted({*NETWORKS, *stability.NETWORKS})
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -40,8 +42,20 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick", help="small budgets, 3 seeds")
     mode.add_argument("--full", dest="mode", action="store_const", const="full", help="the full study, 5 seeds")
-    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS), metavar="TASK")
-    parser.add_argument("--networks", nargs="+", choices=NETWORKS, default=list(NETWORKS), metavar="NETWORK")
+    parser.add_argument(
+        "--study",
+        choices=["compare", "stability"],
+        default="compare",
+        help="compare: every network against the ResNet (default); stability: learnable params against their regions",
+    )
+    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), metavar="TASK", help="default: the study's")
+    parser.add_argument("--networks", nargs="+", choices=CHOICES, metavar="NETWORK", help="default: the study's")
+    parser.add_argument(
+        "--arms", nargs="+", choices=stability.ARMS, metavar="ARM", help="stability: unconstrained, constrained (both)"
+    )
+    parser.add_argument(
+        "--param-lr", type=float, default=stability.PARAM_LR, help="stability: learning rate of the learnable params"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 0 1 2 (quick), 0 1 2 3 4 (full)")
     parser.add_argument("--steps", type=int, help="training steps for every task, overriding the mode's")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda if available")
@@ -68,9 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     processes = start(device)
     try:
-        runs, tasks, seeds = study(args, processes)
-        if processes.is_main:
-            write(args, argv, tasks, seeds, runs, processes, time.perf_counter() - started)
+        if args.study == "stability":
+            stability.run_study(args, argv, processes, started)
+        else:
+            runs, tasks, seeds = study(args, processes)
+            if processes.is_main:
+                write(args, argv, tasks, seeds, runs, processes, time.perf_counter() - started)
     except BaseException:
         stop(processes, together=False)
         raise
@@ -84,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def study(args: argparse.Namespace, processes: Processes) -> tuple[list[Run], list[Task], tuple[int, ...]]:
     """Train every network of args.networks on every task of args.tasks from every seed: the runs, tasks, seeds."""
     seeds = tuple(args.seeds or SEEDS[args.mode])
+    args.tasks, args.networks = args.tasks or list(TASKS), args.networks or list(NETWORKS)
     tasks = [TASKS[name](args.mode == "full") for name in args.tasks]
     if args.steps is not None:
         tasks = [dataclasses.replace(task, steps=args.steps) for task in tasks]

@@ -11,7 +11,7 @@ import itertools
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -111,19 +111,21 @@ def train(
     *,
     progress: bool = False,
     options: dict[str, float] | None = None,
+    param_lr: float | None = None,
+    observe: Callable[[nn.Module], None] | None = None,
 ) -> Run:
     """Train `task.build(network, **options)` from seed `seed` for `task.steps` steps of Adam, cosine schedule.
 
     The seed fixes the initialisation and the batch order; the data are the task's. Warnings that an implicit
     layer's solve stopped short are counted (`Run.not_converged`) rather than shown; any other warning is re-raised.
-    """
+    `param_lr`: the algorithm's learnable params' learning rate (default the task's); `observe(model)` runs before
+    the first step and after every step."""
     torch.manual_seed(seed)
     model = task.build(network, **(options or {})).to(processes.device)
-    trainee = model
-    if processes.distributed:
-        device_ids = [processes.device] if processes.device.type == "cuda" else None
-        trainee = DistributedDataParallel(model, device_ids=device_ids)
-    optimizer = torch.optim.Adam(trainee.parameters(), lr=task.lr)
+    trainee = wrap(model, processes)
+    optimizer = torch.optim.Adam(parameter_groups(model, task.lr, param_lr))
+    observe = observe or (lambda model: None)
+    observe(model)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=task.steps)
     data = TensorDataset(task.data.x_train.to(processes.device), task.data.y_train.to(processes.device))
 
@@ -139,6 +141,7 @@ def train(
             loss.backward()
             optimizer.step()
             schedule.step()
+            observe(model)
             losses.append(loss.detach())
             bar.update()
         if processes.device.type == "cuda":
@@ -146,27 +149,47 @@ def train(
         seconds = time.perf_counter() - started
         bar.close()
         error, flops, probe = evaluate(task, model, processes.device)
-    not_converged = sum(NOT_CONVERGED in str(w.message) for w in caught)
+    not_converged = count_unconverged(caught)
+    curve = mean_curve(losses, processes)
+    return Run(task.name, name, seed, parameter_count(model), flops, seconds, error, curve, not_converged, probe)
+
+
+def wrap(model: nn.Module, processes: Processes) -> nn.Module:
+    """The module to train: `model` itself, or under torchrun `model` in DistributedDataParallel."""
+    if not processes.distributed:
+        return model
+    device_ids = [processes.device] if processes.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=device_ids)
+
+
+def count_unconverged(caught: list[warnings.WarningMessage]) -> int:
+    """How many caught warnings say an implicit layer's solve stopped short; every other one is issued again."""
     for w in caught:
         if NOT_CONVERGED not in str(w.message):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return sum(NOT_CONVERGED in str(w.message) for w in caught)
 
+
+def mean_curve(losses: list[torch.Tensor], processes: Processes) -> list[float]:
+    """The loss at every step, averaged over the processes training together."""
     curve = torch.stack(losses)
     if processes.distributed:
         dist.all_reduce(curve)
         curve /= processes.world_size
-    return Run(
-        task.name,
-        name,
-        seed,
-        parameter_count(model),
-        flops,
-        seconds,
-        error,
-        curve.tolist(),
-        not_converged,
-        probe,
-    )
+    return curve.tolist()
+
+
+def parameter_groups(model: nn.Module, lr: float, param_lr: float | None) -> list[dict]:
+    """Adam's parameter groups: everything at `lr`, or, given `param_lr`, the algorithm's learnable params (those
+    of the compiled network `model[1]` outside its blocks: `beta`, `kn`, or a constrained module's `beta_raw`) at
+    `param_lr` and the rest at `lr`."""
+    if param_lr is None:
+        return [{"params": list(model.parameters()), "lr": lr}]
+    network = model[1]
+    own = [p for name, p in network.named_parameters() if not name.startswith("blocks.")]
+    ids = {id(p) for p in own}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": rest, "lr": lr}, {"params": own, "lr": param_lr}]
 
 
 def batches(

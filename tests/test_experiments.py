@@ -23,11 +23,11 @@ pytest.importorskip("tqdm")
 import torch
 from torch import nn
 
-from experiments import run
+from experiments import run, stability
 from experiments.networks import NETWORKS, compile_network, is_implicit, parameter_count
 from experiments.report import Summary, beyond_spread, markdown, mean_std, summarise
 from experiments.tasks import TASKS, Data, Task
-from experiments.train import Run
+from experiments.train import Run, parameter_groups
 
 
 def test_networks_are_what_the_cli_writes(tmp_path: Path) -> None:
@@ -189,3 +189,79 @@ def test_torchrun_with_two_cpu_processes(tmp_path: Path) -> None:
     assert "2 process(es)" in table
     assert "torchrun --nproc_per_node 2 -m experiments" in table
     assert len(json.loads((out / "results_quick.json").read_text(encoding="utf-8"))) == 2 * 3
+
+
+# The stability study (experiments/stability.py) --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, inside, outside",
+    [
+        ("-1 <= beta < 1", [-1.0, 0.0, 0.999], [1.0, -1.001, float("nan")]),
+        ("-1 < beta <= 1", [1.0, -0.999], [-1.0, 1.001]),
+        ("beta <= -1 or 1/3 < beta", [-1.0, -5.0, 0.34, 1e9], [-0.999, 0.0, 1 / 3, float("inf")]),
+        ("beta != 0", [-1e-9, 2.0], [0.0]),
+        ("every real beta", [-1e300, 0.0], [float("nan")]),
+        ("no real value of beta", [], [0.0]),
+        ("beta < sqrt(2)/2", [0.7, -3.0], [0.71]),
+        ("beta = 1/2 or 1 <= beta", [0.5, 1.0, 2.0], [0.6, 0.99]),
+    ],
+)
+def test_regions_as_check_writes_them(text: str, inside: list[float], outside: list[float]) -> None:
+    region = stability.parse_region("beta", text)
+    assert all(value in region for value in inside), region
+    assert not any(value in region for value in outside), region
+
+
+def test_the_study_reads_the_regions_check_derives() -> None:
+    found = {name: stability.regions(name) for name in stability.NETWORKS}
+    assert {name: list(params) for name, params in found.items()} == {
+        "heavy_ball": ["beta"],
+        "lm_resnet": ["kn"],
+        "zerosnet": ["lam"],
+    }
+    assert found["zerosnet"]["lam"].text == "lam <= -1 or 1/3 < lam"
+    assert 1.0 in found["zerosnet"]["lam"] and 0.0 not in found["zerosnet"]["lam"]
+    assert -0.05 in found["lm_resnet"]["kn"] and 1.2 not in found["lm_resnet"]["kn"]
+
+
+def test_learnable_params_get_their_own_learning_rate(tmp_path: Path) -> None:
+    task = TASKS["rings"](False)
+    model = task.build(compile_network("lm_resnet", task.block, task.hidden, tmp_path))
+    rest, own = parameter_groups(model, 0.01, 0.5)
+    assert (rest["lr"], own["lr"]) == (0.01, 0.5)
+    assert [p.shape for p in own["params"]] == [torch.Size([task.depth])]  # kn, one value per layer
+    assert len(rest["params"]) + 1 == len(list(model.parameters()))
+    (single,) = parameter_groups(model, 0.01, None)
+    assert single["lr"] == 0.01 and len(single["params"]) == len(list(model.parameters()))
+
+
+def test_outside_looks_at_the_last_value_of_every_layer() -> None:
+    found = {"kn": stability.parse_region("kn", "-1 < kn <= 1")}
+    assert not stability.outside({"kn": [[5.0, 5.0], [0.5, 1.0]]}, found)  # left and came back
+    assert stability.outside({"kn": [[0.0, 0.0], [0.5, -1.0]]}, found)  # layer 1 on the boundary, outside
+    assert stability.outside({"kn": [[0.0, 0.0], [0.5, float("nan")]]}, found)
+
+
+def test_stability_study_trains_both_arms_and_writes_table_and_plot(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    argv = ["--study", "stability", "--quick", "--steps", "3", "--seeds", "0", "--tasks", "rings", "--networks"]
+    argv += ["heavy_ball", "lm_resnet", "--out", str(out), "--cache", str(tmp_path / "cache"), "--no-progress"]
+    assert run.main(argv) == 0
+
+    table = (out / "stability_quick.md").read_text(encoding="utf-8")
+    assert f"Command: `python -m experiments {' '.join(argv)}`" in table
+    assert TASKS["rings"](False).title in table and "Digits" not in table
+    for network in ("heavy_ball", "lm_resnet"):
+        assert f"| {network} | unconstrained |" in table and f"| {network} | constrained |" in table
+    assert "-1 <= beta < 1" in table and "-1 < kn <= 1" in table
+    outcomes = json.loads((out / "stability_quick.json").read_text(encoding="utf-8"))
+    assert len(outcomes) == 2 * 2
+    for outcome in outcomes:
+        assert outcome["verdict"] in ("guaranteed", "not_guaranteed")
+        assert (outcome["verdict"] == "guaranteed") == (outcome["reasons"] == [])
+        if outcome["arm"] == "constrained":
+            assert outcome["verdict"] == "guaranteed" and not outcome["outside_region"]
+    assert len(outcomes[0]["trained"]["beta"]) == 1
+    assert [len(o["trained"]["kn"]) for o in outcomes if o["network"] == "lm_resnet"] == [8, 8]  # depth 8
+    assert (out / "stability_quick_params.png").read_bytes().startswith(b"\x89PNG")

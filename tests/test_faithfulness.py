@@ -275,6 +275,26 @@ def reversible_heun(p: Problem, x0, depth, h=0.1, lam=0.99):
     return y
 
 
+def zerosnet(p: Problem, x0, depth, h=1.0, lam=1.0):
+    x2, x1, x = x0, x0, x0  # x[k-2], x[k-1], x[k]
+    for k in range(depth):
+        new = (
+            (3 * lam + 3) / (4 * lam) * x
+            - x1 / lam
+            + (lam + 1) / (4 * lam) * x2
+            - h * (3 * lam - 1) / (2 * lam) * p.grad("f", x, k)
+        )
+        x2, x1, x = x1, x, new
+    return x
+
+
+def learnable_lmm3(p: Problem, x0, depth, h=1.0, a=0.3, b=0.2):
+    x2, x1, x = x0, x0, x0  # x[k-2], x[k-1], x[k]
+    for k in range(depth):
+        x2, x1, x = x1, x, (1 + a) * x + (b - a) * x1 - b * x2 - h * p.grad("f", x, k)
+    return x
+
+
 EXPLICIT = (
     leapfrog,
     reversible_heun,
@@ -287,6 +307,8 @@ EXPLICIT = (
     adams_bashforth2,
     lm_resnet,
     momentum_resnet,
+    zerosnet,
+    learnable_lmm3,
 )
 IMPLICIT = (fista, ista, proximal_point, trapezoidal, bdf2, admm, linearized_admm)  # a prox or x[k+1] in grad
 REFERENCES: dict[str, Callable[..., np.ndarray]] = {f.__name__: f for f in EXPLICIT + IMPLICIT}
@@ -312,6 +334,8 @@ OVERRIDES: dict[str, Callable[[int], dict]] = {
     "reversible_heun": lambda depth: {"h": 0.2, "lam": 0.5},
     "admm": lambda depth: {"rho": 2.0},
     "linearized_admm": lambda depth: {"h": 0.125, "rho": 2.0},
+    "zerosnet": lambda depth: {"lam": -1.5, "h": 0.5},
+    "learnable_lmm3": lambda depth: {"a": -0.4, "b": 0.5},
 }
 
 
