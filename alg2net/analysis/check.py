@@ -36,7 +36,7 @@ from alg2net.analysis import conditions, multistep, points
 from alg2net.analysis.facts import CheckFacts, LayerFacts, RootFact, ScaleTexts, StepTexts
 from alg2net.analysis.fixed_depth import fixed_network, undefined, zero_scale
 from alg2net.analysis.limits import Network, Where, network, pi_at
-from alg2net.analysis.params import Params, at_trained, collect, with_regions
+from alg2net.analysis.params import Params, at_trained, collect, joint_region, with_regions
 from alg2net.analysis.reduce import ZETA, StateSpace, output_recurrence, state_space
 from alg2net.analysis.reversal import reversal
 from alg2net.analysis.roots import render_root, root_facts
@@ -95,6 +95,7 @@ def check(form: LearnableForm, depth: int = 100, trained: Trained | None = None)
         **_every_depth(net, model, text),
         reversal=reversal(form, depth),
         **_layers(net, param_facts, model.functions, text, trained),
+        joint_region=joint_region(params, rho, steps),
     )
 
 

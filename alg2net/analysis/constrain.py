@@ -163,51 +163,24 @@ class _Setting:
 
 def _reflection(setting: _Setting) -> Reflection | str:
     """The reflection-coefficient map of the params entering rho, or why there is none (the end of a sentence)."""
-    symbols, rho = setting.entering, setting.rho
-    if sp.cancel(rho.as_expr().subs(ZETA, 1)) != 0:
-        return "rho(1) = 0 does not hold for every value of them"
-    q = sp.Poly(sp.cancel(rho.as_expr() / (ZETA - 1)), ZETA)
-    coefficients = [sp.cancel(c) for c in q.all_coeffs()]
-    if coefficients[0] != 1 or q.degree() != len(symbols):
-        return f"q(zeta) = rho(zeta)/(zeta - 1) has degree {q.degree()}, not one coefficient per param"
-    rows = [_affine(c, symbols) for c in coefficients[1:]]
-    if any(row is None for row in rows):
-        return "the coefficients of q(zeta) = rho(zeta)/(zeta - 1) are not affine in them"
-    matrix = sp.Matrix([row[0] for row in rows])
-    if matrix.det() == 0:
-        return "the coefficients of q(zeta) = rho(zeta)/(zeta - 1) do not determine them (a singular affine map)"
-    at_one = q.as_expr().subs(ZETA, 1)
-    scaled = [sp.cancel(step * at_one) for step in setting.steps]
-    if any(s.free_symbols & set(symbols) or not s.is_finite for s in scaled) or all(s == 0 for s in scaled):
-        return "a c_F is not a nonzero constant over q(1), so q's roots inside the unit disk do not keep it finite"
+    symbols = setting.entering
+    found = region.monic_affine(setting.rho, setting.steps, symbols)
+    if isinstance(found, str):
+        return found
     if len({setting.per_layer(s) for s in symbols}) > 1:
         return "they mix per-layer schedules and constants"
-    offset = sp.Matrix([row[1] for row in rows])
-    inverse = matrix.inv()
-    found = Reflection(
+    inverse = found.matrix.inv()
+    reflection = Reflection(
         names=tuple(setting.name(s) for s in symbols),
         inverse=_floats(inverse),
-        shift=tuple(float(v) for v in -inverse * offset),
-        forward=_floats(matrix),
-        offset=tuple(float(v) for v in offset),
+        shift=tuple(float(v) for v in -inverse * found.offset),
+        forward=_floats(found.matrix),
+        offset=tuple(float(v) for v in found.offset),
         per_layer=setting.per_layer(symbols[0]),
         margin=reflection_margin(len(symbols)),
     )
-    _check_reflection_start(setting, found)
-    return found
-
-
-def _affine(expr: sp.Expr, symbols: tuple) -> tuple[list, sp.Expr] | None:
-    """(the coefficient of each symbol, the constant) of an expression affine in `symbols` with numeric
-    coefficients; None for any other expression."""
-    try:
-        poly = sp.Poly(expr, *symbols)
-    except sp.PolynomialError:
-        return None
-    if poly.total_degree() > 1 or not all(c.is_number for c in poly.coeffs()):
-        return None
-    coefficients = [poly.coeff_monomial(s) for s in symbols]
-    return coefficients, poly.coeff_monomial(1)
+    _check_reflection_start(setting, reflection)
+    return reflection
 
 
 def _floats(matrix: sp.Matrix) -> tuple[tuple[float, ...], ...]:

@@ -46,6 +46,28 @@ class Region:
 
 
 @dataclass(frozen=True, slots=True)
+class JointRegion:
+    """The values of several learnable params (jointly) where every root of rho but zeta = 1 lies strictly inside
+    the unit circle: the Schur-Cohn conditions on q(zeta) = rho(zeta)/(zeta - 1), the interior of their zero-stable
+    region, where the scheme is consistent with every c_F finite and some nonzero."""
+
+    params: tuple[str, ...]
+    text: str  # `|b| < 1 and |a| < 1 - b`
+    initial_inside: bool  # the params' values (initial, or trained: `of`) lie in it, decided exactly
+    of: str = "initial"  # whose values `initial_inside` is about: "initial", or "trained" (`check --weights`)
+
+    MEANING = "every root of rho but zeta = 1 strictly inside the unit circle"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "params": list(self.params),
+            "region": self.text,
+            "meaning": self.MEANING,
+            f"{self.of}_inside": self.initial_inside,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ParamFacts:
     """A param as the report lists it: its kind, whether it is learned, its value, and for a learnable one its
     region."""
@@ -168,6 +190,7 @@ class CheckFacts:
     reversal: ReversalFacts | None = None  # memory.md: can the network run backwards, and at what round-off
     weights: str | None = None  # `check --weights`: the checkpoint whose trained values the facts are taken at
     fixed_depth: int | None = None  # `check --weights`: the depth its trained per-layer values fix (None: every depth)
+    joint_region: JointRegion | None = None  # several learnable params in rho jointly (in the JSON only when present)
 
     def to_json(self) -> dict[str, Any]:
         """check.md's JSON object, its keys in a fixed order."""
@@ -201,6 +224,10 @@ class CheckFacts:
             order_of=self.order_of,
             order_note=self.order_note,
             params=[param.to_json() for param in self.params],
+        )
+        if self.joint_region is not None:
+            facts["joint_region"] = self.joint_region.to_json()
+        facts.update(
             conditions=[condition.to_json() for condition in self.conditions],
             reasons=list(self.reasons),
             verdict=self.verdict,

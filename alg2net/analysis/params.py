@@ -9,7 +9,8 @@ Python keyword: then a trailing underscore makes it SymPy syntax (`zeta_`); a re
 `t_k1` (made unique the same way). `display` maps each such internal name to how texts write it (`zeta`, `t[k]`),
 `rho_names` to what it stands for in the rho strings, which keep it. A learnable param's region is derived with the
 other learnable params at their initial values (`region.region`); whether its initial value lies inside is decided
-at every layer k >= 0 for a schedule (`region.inside_every_layer`), None where that cannot be decided.
+at every layer k >= 0 for a schedule (`region.inside_every_layer`), None where that cannot be decided. Where several
+learnable params enter q(zeta) = rho(zeta)/(zeta - 1) affinely, `joint_region` gives their joint (Schur-Cohn) region.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from alg2net.analysis import region
-from alg2net.analysis.facts import ParamFacts, Region
+from alg2net.analysis.facts import JointRegion, ParamFacts, Region
 from alg2net.analysis.reduce import ZETA, test_variable
 from alg2net.analysis.text import indexed_text
 from alg2net.analysis.trained import Trained
@@ -170,7 +171,7 @@ def _region(params: Params, symbol, name: str, rho: sp.Poly, steps, values0: dic
         return Region(None, None, "does not enter rho or the limit ODE", params.of)
     intervals = region.region(rho_p, steps_p, symbol)
     if intervals is None:
-        return Region(None, None, "not derived exactly: the param enters other than rationally", params.of)
+        return Region(None, None, _not_derived(symbol, (*rho_p.all_coeffs(), *steps_p)), params.of)
     note = f"with the other learnable params at their {params.of} values" if len(params.learnable) > 1 else None
     text, spans = region.describe(intervals, name), tuple(_span(i) for i in intervals)
     if symbol not in params.trained:
@@ -184,5 +185,48 @@ def _region(params: Params, symbol, name: str, rho: sp.Poly, steps, values0: dic
     return Region(text, not outside, note, params.of, spans, outside)
 
 
+def _not_derived(symbol: sp.Symbol, exprs: tuple[sp.Expr, ...]) -> str:
+    if all(sp.sympify(e).is_rational_function(symbol) for e in exprs):
+        return "not derived exactly: the roots of rho at a point where a condition can change were not found"
+    return "not derived exactly: the param enters other than rationally"
+
+
 def _span(interval: region.Interval):
     return (float(interval.low), float(interval.high), interval.low_closed, interval.high_closed)
+
+
+def joint_region(params: Params, rho: sp.Poly, steps: tuple[sp.Expr, ...]) -> JointRegion | None:
+    """The joint region of the learnable params that enter rho or the c_F, where there are several, rho and the c_F
+    do not vary with the layer, and q(zeta) = rho(zeta)/(zeta - 1) is monic with coefficients affine and invertible
+    in them (`region.monic_affine`, the criterion of `compile --constrain`'s joint map): the Schur-Cohn conditions
+    |N| < D of `region.schur_cohn`, and whether the params' values (initial, or trained at every layer) satisfy
+    them, decided exactly. None elsewhere."""
+    exprs = (*rho.all_coeffs(), *steps)
+    entering = tuple(s for s in params.learnable if any(e.has(s) for e in exprs))
+    if len(entering) < 2 or any(e.free_symbols & set(params.per_layer) for e in exprs):
+        return None
+    if any(params.learnable[s].has(K) for s in entering if s not in params.trained):
+        return None  # an initial schedule that varies with k: not decided here
+    found = region.monic_affine(rho, steps, entering)
+    if isinstance(found, str):
+        return None
+    conditions = region.schur_cohn(found.coefficients)
+    names = {symbol: name for name, symbol in params.symbols.items()}
+    shown = {symbol: sp.Symbol(name) for symbol, name in names.items()}
+    text = " and ".join(f"|{sp.sstr(n.xreplace(shown))}| < {sp.sstr(d.xreplace(shown))}" for n, d in conditions)
+    layers = max((len(params.trained[s]) for s in entering if s in params.trained), default=1)
+    try:
+        inside = all(
+            all(bool(abs(n.xreplace(values)) < d.xreplace(values)) for n, d in conditions)
+            for values in ({s: _value(params, s, k) for s in entering} for k in range(layers))
+        )
+    except TypeError:  # a comparison SymPy cannot decide: no joint region rather than a guess
+        return None
+    return JointRegion(tuple(names[s] for s in entering), text, inside, params.of)
+
+
+def _value(params: Params, symbol: sp.Symbol, layer: int) -> sp.Expr:
+    """A learnable param's value at `layer`: its trained value there for a trained schedule, else its value."""
+    if symbol in params.trained:
+        return sp.sympify(params.trained[symbol][layer])
+    return sp.sympify(params.learnable[symbol])

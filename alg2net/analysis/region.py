@@ -7,15 +7,23 @@ those real points (found exactly: isolated for rational coefficients, else by Sy
 decides each interval; each point is decided on its own (`pieces`). This replaces a general inequality solver, which
 is slow on these expressions. `inside_every_layer` decides the same way whether a schedule's values stay in a region
 at every layer k >= 0, on the branches of `alg2net.analysis.sequences`.
+
+Where p enters only through one monotone function g of itself (sqrt(p), p**(1/n), exp(c*p), log(p)), the region is
+derived in u = g(p), where rho and the c_F are rational, cut to g's range and mapped back (`_through_monotone`).
+Several params jointly: `monic_affine` decides whether q(zeta) = rho(zeta)/(zeta - 1) is monic with coefficients
+affine and invertible in them (the criterion of `compile --constrain`'s joint map), and `schur_cohn` gives the
+conditions, free of denominators, under which every root of such a q lies strictly inside the unit circle.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+import mpmath
 import sympy as sp
 
 from alg2net.analysis import sequences
@@ -49,9 +57,12 @@ class Piece:
 
 def region(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[Interval, ...] | None:
     """The set of real values of `param` where the scheme is consistent, zero-stable and some c_F is finite and
-    nonzero; None when it cannot be derived exactly (p enters other than rationally)."""
+    nonzero; None when it cannot be derived exactly (p enters other than rationally, and not through one monotone
+    function that `_through_monotone` undoes)."""
     found = pieces(rho, steps, param)
-    return None if found is None else _merge([(p.low, p.high, p.holds) for p in found])
+    if found is not None:
+        return _merge([(p.low, p.high, p.holds) for p in found])
+    return _through_monotone(rho, steps, param)
 
 
 def pieces(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[Piece, ...] | None:
@@ -73,10 +84,13 @@ def pieces(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[
     samples = _samples(points)
     found: list[Piece] = []
     bounds = [-sp.oo, *points, sp.oo]
-    for i, sample in enumerate(samples):
-        found.append(Piece(bounds[i], bounds[i + 1], holds(sample), sample))
-        if i < len(points):
-            found.append(Piece(points[i], points[i], holds(points[i]), points[i]))
+    try:
+        for i, sample in enumerate(samples):
+            found.append(Piece(bounds[i], bounds[i + 1], holds(sample), sample))
+            if i < len(points):
+                found.append(Piece(points[i], points[i], holds(points[i]), points[i]))
+    except mpmath.libmp.NoConvergence:  # roots of rho at an algebraic point not found: not decided, so no region
+        return None
     return tuple(found)
 
 
@@ -260,3 +274,170 @@ def _branch_inside(intervals: tuple[Interval, ...], branch: sequences.Branch) ->
         if not inside and sequences.preimage(gen, low, high, branch) is not None:
             return False
     return True
+
+
+# Through a monotone function ---------------------------------------------------------------------------------------
+
+
+_ZERO = sp.Integer(0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """p = `value` of the new variable `assumed` (u = g(p), g monotone increasing on its domain), u ranging over
+    `range`; `ends` says where the ends of u's range that have no finite preimage go."""
+
+    assumed: sp.Symbol  # u, with the assumptions that make SymPy undo g (sqrt(u**2) = u for u >= 0)
+    value: sp.Expr  # p as a function of u: g's inverse
+    range: Interval
+    ends: dict
+
+    def back(self, u: sp.Expr) -> sp.Expr:
+        if u in self.ends:
+            return self.ends[u]
+        return sp.expand(self.value.xreplace({self.assumed: u}), log=False)
+
+
+def _changes(exprs, p: sp.Symbol) -> list[_Change]:
+    """The substitutions u = g(p) worth trying, where such atoms occur: u = p**(1/n), n the least common denominator
+    of p's fractional powers (sqrt(p) among them); u = exp(p/n), n that of the factors c in exp(c*p + d); log(p)."""
+    atoms = set().union(*(sp.sympify(e).atoms(sp.Pow, sp.exp, sp.log) for e in exprs))
+    found = []
+    powers = [a.exp for a in atoms if isinstance(a, sp.Pow) and a.base == p and a.exp.is_Rational]
+    if _denominator(powers) > 1:
+        u = sp.Symbol("u", nonnegative=True)
+        found.append(_Change(u, u ** _denominator(powers), Interval(_ZERO, sp.oo, True, False), {sp.oo: sp.oo}))
+    exps = [a for a in atoms if isinstance(a, sp.exp) and a.has(p)]
+    if exps:
+        slopes = [sp.diff(a.args[0], p) for a in exps]
+        u, n = sp.Symbol("u", positive=True), _denominator([s for s in slopes if s.is_Rational])
+        found.append(_Change(u, n * sp.log(u), Interval(_ZERO, sp.oo, False, False), {0: -sp.oo, sp.oo: sp.oo}))
+    if any(isinstance(a, sp.log) and a.has(p) for a in atoms):
+        u = sp.Symbol("u", real=True)
+        found.append(_Change(u, sp.exp(u), Interval(-sp.oo, sp.oo, False, False), {-sp.oo: _ZERO, sp.oo: sp.oo}))
+    return found
+
+
+def _denominator(numbers: list[sp.Rational]) -> int:
+    return math.lcm(*(int(r.q) for r in numbers)) if numbers else 1
+
+
+def _through_monotone(rho: sp.Poly, steps: tuple[sp.Expr, ...], p: sp.Symbol) -> tuple[Interval, ...] | None:
+    """The region of p where p enters rho and the c_F only through u = g(p), g one of `_changes`: the region in u
+    (rational there), cut to g's range and mapped back through g's inverse, ends to ends, closedness kept. Values of p
+    outside g's domain (sqrt or log of a negative number) are outside the region: the network computes nan there.
+    None where no such g makes every coefficient rational."""
+    exprs = (*rho.all_coeffs(), *steps)
+    for change in _changes(exprs, p):
+        u = sp.Dummy("u", real=True)
+        renamed = {change.assumed: u}
+        swapped = [sp.cancel(sp.expand(sp.sympify(e).xreplace({p: change.value})).xreplace(renamed)) for e in exprs]
+        if any(e.has(p) or not e.is_rational_function(u) for e in swapped):
+            continue
+        coefficients = swapped[: len(rho.all_coeffs())]
+        found = pieces(sp.Poly(coefficients, ZETA), tuple(swapped[len(coefficients) :]), u)
+        if found is None:
+            continue
+        cut = (_cut(i, change.range) for i in _merge([(q.low, q.high, q.holds) for q in found]))
+        return tuple(
+            Interval(change.back(i.low), change.back(i.high), i.low_closed, i.high_closed) for i in cut if i is not None
+        )
+    return None
+
+
+def _cut(interval: Interval, within: Interval) -> Interval | None:
+    """The part of `interval` inside `within`; None where they do not meet."""
+    low, low_closed = _end(interval.low, interval.low_closed, within.low, within.low_closed, higher=True)
+    high, high_closed = _end(interval.high, interval.high_closed, within.high, within.high_closed, higher=False)
+    if bool(low > high) or (low == high and not (low_closed and high_closed)):
+        return None
+    return Interval(low, high, low_closed, high_closed)
+
+
+def _end(a: sp.Expr, a_closed: bool, b: sp.Expr, b_closed: bool, higher: bool) -> tuple[sp.Expr, bool]:
+    """The inner of two ends (the higher of two low ends, the lower of two high ends), closed where both are."""
+    if a == b:
+        return a, a_closed and b_closed
+    return (a, a_closed) if bool(a > b) == higher else (b, b_closed)
+
+
+# Several params jointly: Schur-Cohn --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Affine:
+    """q(zeta) = rho(zeta)/(zeta - 1) = zeta**n + c_1*zeta**(n-1) + ... + c_n, with c = matrix @ params + offset."""
+
+    coefficients: tuple[sp.Expr, ...]  # c_1 .. c_n, in the params
+    matrix: sp.Matrix  # invertible, n x n
+    offset: sp.Matrix  # n x 1
+
+
+def monic_affine(rho: sp.Poly, steps: tuple[sp.Expr, ...], symbols: tuple[sp.Symbol, ...]) -> Affine | str:
+    """q's monic coefficients as an invertible affine function of `symbols`, where rho(1) = 0 for every value and each
+    c_F * q(1) is a constant (so every c_F is finite, and one nonzero, wherever q's roots lie strictly inside the unit
+    disk); else why not (the end of a sentence)."""
+    if sp.cancel(rho.as_expr().subs(ZETA, 1)) != 0:
+        return "rho(1) = 0 does not hold for every value of them"
+    q = sp.Poly(sp.cancel(rho.as_expr() / (ZETA - 1)), ZETA)
+    coefficients = [sp.cancel(c) for c in q.all_coeffs()]
+    if coefficients[0] != 1 or q.degree() != len(symbols):
+        return f"q(zeta) = rho(zeta)/(zeta - 1) has degree {q.degree()}, not one coefficient per param"
+    rows = [affine(c, symbols) for c in coefficients[1:]]
+    if any(row is None for row in rows):
+        return "the coefficients of q(zeta) = rho(zeta)/(zeta - 1) are not affine in them"
+    matrix = sp.Matrix([row[0] for row in rows])
+    if matrix.det() == 0:
+        return "the coefficients of q(zeta) = rho(zeta)/(zeta - 1) do not determine them (a singular affine map)"
+    at_one = q.as_expr().subs(ZETA, 1)
+    scaled = [sp.cancel(step * at_one) for step in steps]
+    if any(s.free_symbols & set(symbols) or not s.is_finite for s in scaled) or all(s == 0 for s in scaled):
+        return "a c_F is not a nonzero constant over q(1), so q's roots inside the unit disk do not keep it finite"
+    return Affine(tuple(coefficients[1:]), matrix, sp.Matrix([row[1] for row in rows]))
+
+
+def affine(expr: sp.Expr, symbols: tuple) -> tuple[list, sp.Expr] | None:
+    """(the coefficient of each symbol, the constant) of an expression affine in `symbols` with numeric
+    coefficients; None for any other expression."""
+    try:
+        poly = sp.Poly(expr, *symbols)
+    except sp.PolynomialError:
+        return None
+    if poly.total_degree() > 1 or not all(c.is_number for c in poly.coeffs()):
+        return None
+    coefficients = [poly.coeff_monomial(s) for s in symbols]
+    return coefficients, poly.coeff_monomial(1)
+
+
+def schur_cohn(coefficients: tuple[sp.Expr, ...]) -> tuple[tuple[sp.Expr, sp.Expr], ...]:
+    """Pairs (N, D), kappa_n's first, such that every root of zeta**n + c_1*zeta**(n-1) + ... + c_n lies strictly inside
+    the unit circle exactly when |N| < D for every pair: the reflection coefficients of the step-down recursion
+    (kappa_n = c_n; constraints.step_down), each kappa = N/D in lowest terms with D > 0 where the earlier |kappa| < 1.
+    """
+    generic = _schur_cohn_generic(len(coefficients))
+    values = dict(zip(sp.symbols(f"c1:{len(coefficients) + 1}", real=True), coefficients))
+    found = []
+    for numerator, denominator in generic:
+        numerator, denominator = (sp.expand(e.xreplace(values)) for e in (numerator, denominator))
+        found.append((-numerator if numerator.could_extract_minus_sign() else numerator, denominator))
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=8)
+def _schur_cohn_generic(n: int) -> tuple[tuple[sp.Expr, sp.Expr], ...]:
+    """`schur_cohn` for the symbols c1..cn. The recursion divides only by 1 - kappa**2 > 0, so each kappa is finite on
+    the set where the earlier |kappa| < 1; that set is connected (the image of (-1, 1)**m times the lower coefficients
+    under the step-up recursion) and holds c = 0, and the denominator of kappa in lowest terms divides a product that
+    is positive there: it keeps one sign on the set, the sign it has at c = 0."""
+    c = list(sp.symbols(f"c1:{n + 1}", real=True))
+    origin = {s: 0 for s in c}
+    work, found = list(c), []
+    while work:
+        kappa = sp.cancel(work[-1])
+        numerator, denominator = sp.fraction(kappa)
+        if denominator.xreplace(origin) < 0:
+            numerator, denominator = -numerator, -denominator
+        found.append((numerator, denominator))
+        m = len(work)
+        work = [sp.cancel((work[j] - kappa * work[m - 2 - j]) / (1 - kappa**2)) for j in range(m - 1)]
+    return tuple(found)

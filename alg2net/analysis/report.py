@@ -105,7 +105,18 @@ def _limit_ode(facts: CheckFacts) -> list[str]:
             note = f"; {region.note}" if region.note else ""
             value = f"{region.of} value{'s' if param.kind == 'schedule' and region.of == 'trained' else ''}"
             lines.append(f"  region of {param.name}: {region.text} ({value} {inside}{note})")
-    return lines
+    return lines + _joint_region(facts)
+
+
+def _joint_region(facts: CheckFacts) -> list[str]:
+    """`joint region of (a, b): |b| < 1 and |a| < 1 - b (every root of rho but 1 ...; initial values inside)`."""
+    joint = facts.joint_region
+    if joint is None:
+        return []
+    inside = "inside" if joint.initial_inside else "OUTSIDE"
+    return [
+        f"  joint region of ({', '.join(joint.params)}): {joint.text} ({joint.MEANING}; {joint.of} values {inside})"
+    ]
 
 
 def _depth(facts: CheckFacts) -> list[str]:
