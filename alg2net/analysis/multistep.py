@@ -10,6 +10,7 @@ many layers at once.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,15 +18,16 @@ from fractions import Fraction
 
 import sympy as sp
 
-from alg2net.analysis.reduce import ZETA, StateSpace
+from alg2net.analysis.reduce import ZETA, Scalars
 from alg2net.analysis.roots import RootCondition, RootFacts, root_condition, root_facts
 from alg2net.derive import LearnableForm, is_block, is_prox
 
 
 def rho(pi: sp.Poly, variables: tuple[sp.Symbol, ...]) -> sp.Poly:
     """rho(zeta) = Pi(zeta, 0), monic."""
-    at_zero = {v: 0 for v in variables}
-    coefficients = [sp.cancel(c.xreplace(at_zero)) for c in pi.all_coeffs()]
+    scalars, coefficients = Scalars.of_poly(pi, variables)
+    at_zero = scalars.at_zero(variables)
+    coefficients = [sp.cancel(scalars.expr(at_zero(c))) for c in coefficients]
     while len(coefficients) > 1 and coefficients[0] == 0:  # pragma: no cover - Pi is monic
         coefficients.pop(0)
     lead = coefficients[0]
@@ -34,12 +36,14 @@ def rho(pi: sp.Poly, variables: tuple[sp.Symbol, ...]) -> sp.Poly:
 
 def effective_steps(pi: sp.Poly, variables: tuple[sp.Symbol, ...]) -> tuple[sp.Expr, ...]:
     """c_F = -dPi/dz_F(1, 0) / dPi/dzeta(1, 0) for each z_F; `zoo` where zeta = 1 is not a simple root."""
-    expr = pi.as_expr()
-    at = {ZETA: 1, **{v: 0 for v in variables}}
-    slope = sp.cancel(sp.diff(expr, ZETA).xreplace(at))
+    scalars, coefficients = Scalars.of_poly(pi, variables)
+    at_zero, degree, domain = scalars.at_zero(variables), len(coefficients) - 1, scalars.domain
+    slope = sum((domain.convert(degree - i) * at_zero(c) for i, c in enumerate(coefficients)), domain.zero)
+    slope = sp.cancel(scalars.expr(slope))
     steps = []
     for variable in variables:
-        rate = sp.cancel(sp.diff(expr, variable).xreplace(at))
+        rate = sum((at_zero(scalars.derivative(c, variable)) for c in coefficients), domain.zero)
+        rate = sp.cancel(scalars.expr(rate))
         steps.append(sp.zoo if slope == 0 else sp.factor(sp.cancel(-rate / slope)))
     return tuple(steps)
 
@@ -88,8 +92,20 @@ def _decide(coefficients: list[sp.Expr], steps: Callable[[], tuple[sp.Expr, ...]
     poly = sp.Poly(coefficients, ZETA)
     at_one = poly.eval(1)
     slope = poly.diff(ZETA).eval(1)
-    roots = None if full else root_condition(poly)
-    return Numeric(poly, roots or root_facts(poly), steps() if at_one == 0 and slope != 0 else (), at_one, slope)
+    exact = root_condition(poly)
+    roots = exact if exact is not None and not full else _agreeing(root_facts(poly), exact)
+    return Numeric(poly, roots, steps() if at_one == 0 and slope != 0 else (), at_one, slope)
+
+
+def _agreeing(facts: RootFacts, exact: RootCondition | None) -> RootFacts | RootCondition:
+    """The roots, whose moduli off the unit circle are numbers, where they agree with the exact root condition
+    (rational coefficients); otherwise that condition's verdict, made no stronger than the roots' (never reached:
+    a safeguard, so that a numeric modulus can never make a layer zero-stable)."""
+    if exact is None or (facts.zero_stable, facts.strongly_stable) == (exact.zero_stable, exact.strongly_stable):
+        return facts
+    stable = exact.zero_stable and facts.zero_stable  # pragma: no cover - see the docstring
+    strongly = stable and exact.strongly_stable and facts.strongly_stable  # pragma: no cover
+    return RootCondition(stable, strongly, facts.roots, facts.offending)  # pragma: no cover
 
 
 class Frozen:
@@ -172,16 +188,9 @@ def order_and_error_constant(
     """
     if all(c == 0 for c in steps):
         return None, None
-    s = sp.Symbol("s")
     directions = (sp.Integer(1),) if len(variables) == 1 else tuple(sp.Symbol(f"a{i}") for i in range(len(variables)))
-    w = sp.Symbol("w")
-    expr = sp.together(pi.as_expr().xreplace({v: a * s for v, a in zip(variables, directions)}))
-    numerator = sp.numer(expr).xreplace({ZETA: 1 + w})
-    gens = [w, s]
-    poly = sp.Poly(sp.expand(numerator), *gens).to_field()
-    domain = poly.domain
-    terms = dict(poly.rep.to_dict())
-    r, d = poly.degree(w), poly.degree(s)
+    domain, terms = _series_terms(pi, variables, directions)
+    r, d = max(i for i, _ in terms), max(j for _, j in terms)
     limit = (r + 1) * (d + 1) + 1  # the order of an algebraic approximation of exp is below this (Hermite-Pade)
     slope = terms.get((1, 0), domain.zero)
     if not slope:
@@ -204,6 +213,48 @@ def order_and_error_constant(
     return None, None  # pragma: no cover - exp is not algebraic
 
 
+def _series_terms(pi: sp.Poly, variables: tuple[sp.Symbol, ...], directions: tuple[sp.Expr, ...]):
+    """Pi(1 + w, z_F = a_F*s) with its denominators cleared (a factor that is 1 at s = 0), as its field (that of the
+    directions and of any symbol left in Pi) and {(i, j): the coefficient of w^i*s^j}, nonzero ones only."""
+    scalars, coefficients = Scalars.of_poly(pi, variables)
+    if not scalars.rational:
+        return _series_terms_expr(pi, variables, directions)
+    symbols = scalars.domain.symbols
+    z = [symbols.index(v) for v in variables]
+    others = [i for i in range(len(symbols)) if i not in z]
+    named = [a for a in directions if isinstance(a, sp.Symbol)]
+    field = sp.QQ.frac_field(*named, *(symbols[i] for i in others)) if named or others else sp.QQ
+    degree, collected = len(coefficients) - 1, {}
+    for power, numerator in zip(range(degree, -1, -1), _numerators(coefficients)):
+        for monomial, c in numerator.terms():
+            j = sum(monomial[i] for i in z)
+            key = tuple(monomial[i] for i in z) if named else ()
+            key += tuple(monomial[i] for i in others)
+            for i in range(power + 1):  # zeta^power = (1 + w)^power
+                entry = collected.setdefault((i, j), {})
+                entry[key] = entry.get(key, sp.QQ.zero) + c * math.comb(power, i)
+    if field == sp.QQ:
+        return field, {key: entry[()] for key, entry in collected.items() if entry[()]}
+    ring = field.field.ring
+    terms = {key: field.field.field_new(ring.from_dict(entry)) for key, entry in collected.items()}
+    return field, {key: value for key, value in terms.items() if value}
+
+
+def _numerators(coefficients: list) -> list:
+    """The coefficients (in QQ(symbols)) times the least common multiple of their denominators."""
+    common = functools.reduce(lambda a, b: a.lcm(b), (c.denom for c in coefficients))
+    return [c.numer * common.exquo(c.denom) for c in coefficients]
+
+
+def _series_terms_expr(pi: sp.Poly, variables: tuple[sp.Symbol, ...], directions: tuple[sp.Expr, ...]):
+    """`_series_terms` through expressions, for coefficients outside QQ(symbols)."""
+    s, w = sp.Symbol("s"), sp.Symbol("w")
+    expr = sp.together(pi.as_expr().xreplace({v: a * s for v, a in zip(variables, directions)}))
+    numerator = sp.numer(expr).xreplace({ZETA: 1 + w})
+    poly = sp.Poly(sp.expand(numerator), w, s).to_field()
+    return poly.domain, dict(poly.rep.to_dict())
+
+
 def _powers(series: list, r: int, n: int, domain) -> list[list]:
     """w^i truncated after s^n, for i = 0..r, where w = sum series[m]*s^m."""
     zero, one = domain.zero, domain.one
@@ -218,25 +269,6 @@ def _powers(series: list, r: int, n: int, domain) -> list[list]:
                 power[a + b] += previous[a] * series[b]
         powers.append(power)
     return powers
-
-
-def evaluation_scales(space: StateSpace) -> dict[str, list[sp.Expr]] | None:
-    """For each function, the scales s with which its blocks see the state on the slow mode (zeta = 1 at z = 0):
-    1 means T_F(x). None when that mode is not unique or the output does not follow it."""
-    at_zero = {v: 0 for v in space.variables}
-    matrix = space.matrix.xreplace(at_zero) - sp.eye(len(space.slots))
-    basis = matrix.nullspace()
-    if len(basis) != 1 or sp.cancel(basis[0][space.output]) == 0:
-        return None
-    mode = basis[0] / basis[0][space.output]
-    index = {slot: i for i, slot in enumerate(space.slots)}
-    scales: dict[str, list[sp.Expr]] = {}
-    for point in space.points:
-        total = sum((c.xreplace(at_zero) * mode[index[(name, 0)]] for (name, _), c in point.point), sp.Integer(0))
-        scale = sp.factor(sp.cancel(total))
-        if scale not in scales.setdefault(point.function, []):
-            scales[point.function].append(scale)
-    return scales
 
 
 def classical(form: LearnableForm) -> bool:

@@ -1,33 +1,44 @@
 """The roots of a polynomial with exact (numeric) coefficients: values, moduli, multiplicities, the root condition.
 
-Multiplicities are exact (square-free factorization over the coefficients' field). A root's modulus is exact for
-rational roots and complex pairs of quadratic factors, and decided with 50 significant digits otherwise; for
-polynomials of small height no root of modulus other than 1 lies that close to the unit circle.
+Multiplicities are exact (square-free factorization over the coefficients' field). For rational coefficients, which
+roots lie on the unit circle is decided exactly: an irreducible factor of degree 3 or more has roots there only if
+it is self-reciprocal, and then as many as w = zeta + 1/zeta has real roots in (-2, 2), twice (Sturm); those roots
+get the modulus 1. A root's modulus is exact for rational roots and complex pairs of quadratic factors; otherwise it
+is a Float with 50 significant digits (more where a root off the circle lies closer to it than 10^-40: digits are
+added until the side is certain), from roots found in double precision (Aberth) and refined by Newton's method in
+mpmath, or by mpmath's own `polyroots` where that does not give distinct roots.
 
 `root_condition` decides the root condition without the roots, exactly, for rational coefficients: the part of each
 square-free factor with roots on the unit circle is its gcd with its reciprocal, whose roots are all on the circle
 exactly when w = zeta + 1/zeta has only real roots in (-2, 2) (Sturm); the rest must have every root inside the
 disk (Schur-Cohn). It is what the layers of a network and the samples of a region use.
+
+`render_root` and `modulus_text` write a root and its modulus with as many digits as it takes for the text to agree
+with the decision: a root off the circle never shows |zeta| = 1.
 """
 
 from __future__ import annotations
 
+import cmath
 import functools
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+import mpmath
 import sympy as sp
 
 from alg2net.analysis.reduce import ZETA
 
 _DIGITS = 50
-_TOLERANCE = sp.Rational(1, 10**40)
+_MAX_DIGITS = 800
+_TOLERANCE = sp.Rational(1, 10**40)  # for coefficients outside QQ: a root this close to the circle is on it
 
 
 @dataclass(frozen=True, slots=True)
 class Root:
     value: sp.Expr
-    modulus: sp.Expr  # exact where cheap, else a Float with 50 digits
+    modulus: sp.Expr  # exact where cheap (1 on the circle), else a Float with 50 digits or more
     multiplicity: int
     on_circle: bool
     outside: bool
@@ -84,7 +95,7 @@ def root_condition(poly: sp.Poly) -> RootCondition | None:
         ):
             return RootCondition(False, False)
         if circle.degree() > 0:
-            if multiplicity > 1 or not _all_on_circle(circle):
+            if multiplicity > 1 or _circle_count(circle) != circle.degree():
                 return RootCondition(False, False)
             strongly = strongly and circle.monic() == sp.Poly(ZETA - 1, ZETA, domain=sp.QQ)
     return RootCondition(True, strongly)
@@ -106,23 +117,26 @@ def _without_one(coefficients: list[Fraction]) -> list[Fraction]:
 
 def _schur_stable(coefficients: list[Fraction]) -> bool:
     """Every root of the polynomial with these coefficients (highest first) strictly inside the unit disk
-    (Schur-Cohn: |a_0| < |a_n|, then the same for (a_n*p - a_0*p^*)/zeta, of one degree less)."""
+    (Schur-Cohn: |a_0| < |a_n|, then the same for (a_n*p - a_0*p^*)/zeta, of one degree less). Each step is made
+    monic, which keeps the numbers small (without it their size doubles with every step)."""
     while len(coefficients) > 1:
         lead, constant = coefficients[0], coefficients[-1]
         if abs(constant) >= abs(lead):
             return False
-        reflected = [lead * a - constant * b for a, b in zip(coefficients, reversed(coefficients))]
-        coefficients = reflected[:-1]  # the constant term is 0: divide by zeta
+        ratio = constant / lead
+        coefficients = [a / lead - ratio * b / lead for a, b in zip(coefficients[:-1], reversed(coefficients[1:]))]
     return True
 
 
-def _all_on_circle(poly: sp.Poly) -> bool:
-    """Every root of the square-free, self-reciprocal `poly` on the unit circle."""
+def _circle_count(poly: sp.Poly) -> int:
+    """How many roots the square-free, self-reciprocal `poly` has on the unit circle: zeta = +-1 directly, the others
+    as twice the real roots in (-2, 2) of its polynomial in w = zeta + 1/zeta (Sturm)."""
+    count = 0
     for edge in (1, -1):  # zeta = +-1: w = +-2
         if poly.eval(edge) == 0:
-            poly = poly.exquo(sp.Poly(ZETA - edge, ZETA, domain=poly.domain))
+            poly, count = poly.exquo(sp.Poly(ZETA - edge, ZETA, domain=poly.domain)), count + 1
     if poly.degree() <= 0:
-        return True
+        return count
     coefficients = list(reversed(poly.all_coeffs()))  # c_0 .. c_2d, palindromic
     half = len(coefficients) // 2
     w = sp.Symbol("w")
@@ -130,7 +144,7 @@ def _all_on_circle(poly: sp.Poly) -> bool:
     while len(dickson) <= half:
         dickson.append(sp.expand(w * dickson[-1] - dickson[-2]))
     in_w = coefficients[half] + sum(coefficients[half + j] * dickson[j] for j in range(1, half + 1))
-    return sp.Poly(in_w, w).count_roots(-2, 2) == half
+    return count + 2 * sp.Poly(in_w, w).count_roots(-2, 2)
 
 
 def root_facts(poly: sp.Poly) -> RootFacts:
@@ -146,18 +160,124 @@ def _root_facts(coefficients: tuple[sp.Expr, ...]) -> RootFacts:
     _, factors = poly.factor_list()
     roots: list[Root] = []
     for factor, multiplicity in factors:
-        roots += [_root(value, factor, multiplicity) for value in _factor_roots(factor)]
+        roots += _factor_roots(factor, multiplicity)
     roots.sort(key=lambda r: (-float(r.modulus), -float(sp.re(r.value).evalf()), float(sp.im(r.value).evalf())))
     one = next((r.multiplicity for r in roots if r.value == 1), 0)
     return RootFacts(tuple(roots), one)
 
 
-def _factor_roots(factor: sp.Poly) -> list[sp.Expr]:
+def _factor_roots(factor: sp.Poly, multiplicity: int) -> list[Root]:
+    """The roots of an irreducible factor: in closed form up to degree 2, else numerically (see the module)."""
     if factor.degree() <= 2:
         found = sp.roots(factor, ZETA)
         if sum(found.values()) == factor.degree():
-            return list(found)
-    return list(factor.nroots(n=_DIGITS, maxsteps=500))  # an irreducible factor: its roots are simple
+            return [_root(value, factor, multiplicity) for value in found]
+    if factor.domain not in (sp.ZZ, sp.QQ):
+        values = factor.nroots(n=_DIGITS, maxsteps=500)  # its roots are simple
+        return [_root(value, factor, multiplicity) for value in values]
+    coefficients = [Fraction(int(c.p), int(c.q)) for c in factor.all_coeffs()]
+    on_circle, real = _circle_count(factor) if coefficients == coefficients[::-1] else 0, factor.count_roots()
+    digits = _DIGITS
+    while True:
+        values = _approximate(coefficients, digits, real)
+        with mpmath.workdps(digits):
+            distances = sorted((abs(abs(v) - 1), i) for i, v in enumerate(values))
+        tolerance = mpmath.mpf(10) ** (10 - digits)
+        if all((d < tolerance) == (n < on_circle) for n, (d, _) in enumerate(distances)) or digits >= _MAX_DIGITS:
+            break
+        digits *= 2  # a root off the circle within 10^(10 - digits) of it, or one on it not found that close
+    circle = {i for _, i in distances[:on_circle]}
+    return [_numeric_root(v, digits, multiplicity, i in circle) for i, v in enumerate(values)]
+
+
+def _numeric_root(value: mpmath.mpc, digits: int, multiplicity: int, on_circle: bool) -> Root:
+    with mpmath.workdps(digits):
+        modulus = sp.Integer(1) if on_circle else sp.Float(abs(value), digits)
+        expr = (
+            sp.Float(value.real, digits)
+            if value.imag == 0
+            else sp.Float(value.real, digits) + sp.I * sp.Float(value.imag, digits)
+        )
+    return Root(expr, modulus, multiplicity, on_circle, not on_circle and bool(modulus > 1))
+
+
+def _approximate(coefficients: list[Fraction], digits: int, real: int) -> list:
+    """The roots (mpc, `digits` digits, `real` of them real) of the square-free polynomial with these rational
+    coefficients (highest first): Aberth in floats, then Newton in mpmath; mpmath's polyroots where those are not
+    distinct."""
+    scale = math.lcm(*(c.denominator for c in coefficients))
+    integers = [int(c * scale) for c in coefficients]
+    starts = _aberth([complex(c) for c in integers])
+    with mpmath.workdps(digits + 10):
+        refined = [_newton(integers, mpmath.mpc(z), digits + 5) for z in starts]
+        if not starts or any(z is None for z in refined) or not _distinct(refined):
+            refined = mpmath.polyroots(integers, maxsteps=500, extraprec=len(integers) * 10)
+            refined = [mpmath.mpc(z) for z in refined]
+        by_imag = sorted(range(len(refined)), key=lambda i: abs(refined[i].imag))
+        for i in by_imag[:real]:  # Sturm counts the real roots; they are the nearest to the real axis
+            refined[i] = mpmath.mpc(refined[i].real, 0)
+        return refined
+
+
+def _aberth(coefficients: list[complex], iterations: int = 500) -> list[complex]:
+    """Approximate roots in double precision (Aberth-Ehrlich); [] where the floats overflow or it does not settle."""
+    degree = len(coefficients) - 1
+    lead = coefficients[0]
+    monic = [c / lead for c in coefficients]
+    radius = 2 * max(abs(c) ** (1 / k) for k, c in enumerate(monic) if k > 0)
+    zs = [radius * cmath.exp(1j * (2 * math.pi * k / degree + 0.4)) for k in range(degree)]
+    for _ in range(iterations):
+        moved = False
+        for i, z in enumerate(zs):
+            p, dp = _horner(monic, z)
+            if p == 0:
+                continue
+            ratio = p / dp if dp != 0 else complex(math.inf)
+            repulsion = sum(1 / (z - w) for j, w in enumerate(zs) if j != i)
+            delta = ratio / (1 - ratio * repulsion)
+            if not cmath.isfinite(delta):
+                return []
+            zs[i] = z - delta
+            moved = moved or abs(delta) > 1e-14 * max(1.0, abs(z))
+        if not moved:
+            return zs
+    return []
+
+
+def _horner(coefficients, z):
+    p, dp = coefficients[0] * 0, coefficients[0] * 0
+    for c in coefficients:
+        dp = dp * z + p
+        p = p * z + c
+    return p, dp
+
+
+def _newton(coefficients: list[int], z, digits: int):
+    """Newton's method from z in the current mpmath precision, until a step is below 10^-digits*max(1, |z|); None
+    where it does not get there in 100 steps."""
+    bound = mpmath.mpf(10) ** (-digits)
+    for _ in range(100):
+        p, dp = _horner(coefficients, z)
+        if dp == 0:
+            return None
+        step = p / dp
+        z -= step
+        if abs(step) <= bound * max(1, abs(z)):
+            return z
+    return None
+
+
+def _distinct(values: list) -> bool:
+    """No two of the values within 10^-10 of each other (relative): Newton found as many roots as it started."""
+    points = sorted((complex(v) for v in values), key=lambda c: (c.real, c.imag))
+    scale = max((abs(p) for p in points), default=1.0) or 1.0
+    for i, p in enumerate(points):
+        for q in points[i + 1 :]:
+            if q.real - p.real > 1e-10 * scale:
+                break
+            if abs(q - p) <= 1e-10 * scale:
+                return False
+    return True
 
 
 def _root(value: sp.Expr, factor: sp.Poly, multiplicity: int) -> Root:
@@ -185,16 +305,43 @@ def _exact_modulus_squared(value: sp.Expr, factor: sp.Poly) -> sp.Expr | None:
 
 
 def render_root(root: Root) -> str:
-    """`9/10`, `-1/2 + sqrt(3)*I/2`, or a 6-digit decimal for roots without a short closed form."""
+    """`9/10`, `-1/2 + sqrt(3)*I/2`, or a decimal for roots without a short closed form: 6 significant digits, more
+    where a root off the unit circle would otherwise show a modulus of 1."""
     text = sp.sstr(root.value)
     if len(text) > 40 or "CRootOf" in text or root.value.has(sp.Float):
-        text = _decimal(root.value)
+        text = _decimal(root.value, _digits(root))
     return text
 
 
-def _decimal(value: sp.Expr) -> str:
-    number = complex(value.evalf(15))
+def modulus_text(root: Root) -> str:
+    """|zeta| as text: `1` exactly on the unit circle, `10000001/10000000`, or a decimal with 6 significant digits,
+    more where that would round a modulus off the circle to 1 (`1.0000001`), and `1 + 3e-20` past 17 digits."""
+    modulus = root.modulus
+    if root.on_circle or modulus.is_Rational:
+        return sp.sstr(modulus)
+    digits = _digits(root)
+    if digits <= 17:
+        return f"{float(modulus):.{digits}g}"
+    gap = sp.Float(modulus - 1, 3)
+    return f"1 {'-' if gap < 0 else '+'} {abs(float(gap)):.3g}"
+
+
+def _digits(root: Root) -> int:
+    """The significant digits from 6 on at which the modulus of a root off the circle no longer rounds to 1 (at
+    most 18: past 17 a float cannot show it)."""
+    if root.on_circle:
+        return 6
+    modulus = float(root.modulus)
+    digits = 6
+    while digits <= 17 and float(f"{modulus:.{digits}g}") == 1:
+        digits += 1
+    return digits
+
+
+def _decimal(value: sp.Expr, digits: int = 6) -> str:
+    number = complex(value.evalf(max(15, digits)))
+    digits = min(digits, 17)
     if abs(number.imag) < 1e-14:
-        return f"{number.real:.6g}"
+        return f"{number.real:.{digits}g}"
     sign = "+" if number.imag >= 0 else "-"
-    return f"{number.real:.6g} {sign} {abs(number.imag):.6g}*I"
+    return f"{number.real:.{digits}g} {sign} {abs(number.imag):.{digits}g}*I"

@@ -3,8 +3,9 @@
 Assumes SymPy expressions in the analysis's symbols (params kept symbolic, k, a recurrence's t_k and t_k1, zeta).
 A `Text` writes one expression. `sp.sstr` writes every symbol by its own name, as the rho strings must (they stay
 SymPy syntax in `zeta`); `writer(names)` writes the symbols named in `names` as the algorithm writes them (`zeta`
-for a param kept as `zeta_`, `t[k]` for `t_k`) and keeps SymPy's order of terms, so the two texts differ only in
-those names. Every function that makes text from an expression takes the `Text` to make it with.
+for a param kept as `zeta_`, `t[k]` for `t_k`) and the functions min, max and abs by the language's names, and
+keeps SymPy's order of terms, so the two texts differ only in those names. Every function that makes text from an
+expression takes the `Text` to make it with.
 """
 
 from __future__ import annotations
@@ -30,15 +31,25 @@ class _Named(StrPrinter):
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return self.names.get(expr.name, expr.name)
 
+    def _print_Abs(self, expr: sp.Abs) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Min(self, expr: sp.Min) -> str:
+        return f"min({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        return f"max({', '.join(self._print(a) for a in expr.args)})"
+
 
 def writer(names: Mapping[str, str]) -> Text:
-    """The `Text` that writes each symbol whose name is a key of `names` as its value there."""
-    return _Named(names).doprint if names else sp.sstr
+    """The `Text` that writes each symbol whose name is a key of `names` as its value there, and `min`, `max`,
+    `abs` by the language's names (SymPy writes `Min`, `Max`, `Abs`)."""
+    return _Named(names).doprint
 
 
 def indexed_text(expr: sp.Expr) -> str:
-    """SymPy's text with `t[k+1]` rather than `t[k + 1]`."""
-    return re.sub(r"\[k ([+-]) (\d+)\]", r"[k\1\2]", sp.sstr(expr))
+    """SymPy's text with `t[k+1]` rather than `t[k + 1]` (and min, max, abs by the language's names)."""
+    return re.sub(r"\[k ([+-]) (\d+)\]", r"[k\1\2]", _Named({}).doprint(expr))
 
 
 def scaled(scale: sp.Expr, x: str, text: Text) -> str:
@@ -121,7 +132,11 @@ def tidy(expr: sp.Expr, text: Text) -> sp.Expr:
 
 def factored(poly: sp.Poly, text: Text = sp.sstr) -> str:
     """rho as a product of factors in zeta with positive leading coefficients: `(zeta - 1)*(zeta - beta)`."""
-    constant, factors = sp.factor_list(poly.as_expr(), ZETA)
+    try:
+        constant, factors = sp.factor_list(poly.as_expr(), ZETA)
+    except sp.PolynomialError:  # coefficients with powers such as 2**(-k): factored in the Poly's own domain
+        constant, polys = poly.factor_list()
+        factors = [(factor.as_expr(), multiplicity) for factor, multiplicity in polys]
     parts = []
     for factor, multiplicity in factors:
         factor_poly = sp.Poly(factor, ZETA)
@@ -149,8 +164,8 @@ def poly_text(poly: sp.Poly, text: Text = sp.sstr) -> str:
         negative = coefficient.could_extract_minus_sign()
         magnitude = tidy(-coefficient if negative else coefficient, text)
         monomial = "" if power == 0 else ("zeta" if power == 1 else f"zeta**{power}")
-        if not monomial:
-            term = text(magnitude)
+        if not monomial:  # a sum after a minus sign keeps its parentheses: `- (1 - sqrt(2))`
+            term = f"({text(magnitude)})" if negative and written and isinstance(magnitude, sp.Add) else text(magnitude)
         elif magnitude == 1:
             term = monomial
         else:
