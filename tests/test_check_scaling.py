@@ -254,7 +254,6 @@ def test_a_root_next_to_the_circle_is_on_its_side(c, stable):
     assert all(render_root(r) != "1" for r in near)
 
 
-@pytest.mark.xfail(strict=True, reason="conditions.py writes the modulus with 6 digits; roots.modulus_text would not")
 def test_the_reason_for_a_root_next_to_the_circle_shows_its_modulus():
     text = "algorithm n\nparam h = 0.1\nx[k+1] = x[k] + 1.00000003 * (x[k-2] - x[k-3]) - h * grad f(x[k])\n"
     written = " ".join(alg2net.check_source(text)["reasons"])

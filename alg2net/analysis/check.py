@@ -39,7 +39,7 @@ from alg2net.analysis.limits import Network, Where, network, pi_at
 from alg2net.analysis.params import Params, at_trained, collect, joint_region, with_regions
 from alg2net.analysis.reduce import ZETA, StateSpace, output_recurrence, state_space
 from alg2net.analysis.reversal import reversal
-from alg2net.analysis.roots import render_root, root_facts
+from alg2net.analysis.roots import decimal_modulus, render_root, root_facts
 from alg2net.analysis.text import Text, factored, limit_ode, names_in, poly_text, step_text, writer
 from alg2net.analysis.trained import Trained
 from alg2net.derive import LearnableForm
@@ -165,7 +165,10 @@ def _decimal(r: sp.Rational) -> sp.Expr:
 
 
 def _roots(roots) -> tuple[RootFact, ...]:
-    return tuple(RootFact(render_root(r), float(r.modulus), r.multiplicity, complex(sp.N(r.value, 20))) for r in roots)
+    return tuple(
+        RootFact(render_root(r), float(r.modulus), r.multiplicity, complex(sp.N(r.value, 20)), decimal_modulus(r))
+        for r in roots
+    )
 
 
 def _limit_odes(form: LearnableForm, rho: sp.Poly, steps, space: StateSpace, net: Network, text: Text):

@@ -23,7 +23,7 @@ from alg2net.analysis.fixed_depth import zero_scale
 from alg2net.analysis.limits import LIMIT, OVERFLOW_LAYERS, Network, Where
 from alg2net.analysis.multistep import Numeric
 from alg2net.analysis.reduce import ZETA
-from alg2net.analysis.roots import render_root, root_facts
+from alg2net.analysis.roots import modulus_text, render_root, root_facts
 from alg2net.analysis.text import Text, factored, scaled, step_text, tidy
 
 CODES = {  # stable: tests and tools match on these; the names and whys are for people
@@ -435,8 +435,7 @@ def _stability_why(n: Numeric, decimals: bool = False) -> str:
         value, modulus = decimal(root.value, root), decimal(root.modulus, root)
         return f"the root zeta = {value} has |zeta| = {modulus} > 1: errors grow like |zeta|^k"
     if root.outside:
-        modulus = sp.nsimplify(root.modulus) if root.modulus.is_rational else f"{float(root.modulus):.6g}"
-        return f"the root zeta = {render_root(root)} has |zeta| = {modulus} > 1: errors grow like |zeta|^k"
+        return f"the root zeta = {render_root(root)} has |zeta| = {modulus_text(root)} > 1: errors grow like |zeta|^k"
     return (
         f"the root zeta = {render_root(root)} on the unit circle has multiplicity {root.multiplicity}: errors grow"
         " like k^" + str(root.multiplicity - 1)

@@ -28,6 +28,7 @@ class RootFact:
     modulus: float
     multiplicity: int
     point: complex | None = None  # where it lies in the plane, for the plot; not in the JSON
+    modulus_text: str = ""  # |zeta| as the text report writes it (never `1` off the circle); not in the JSON
 
     def to_json(self) -> dict[str, Any]:
         return {"value": self.value, "abs": self.modulus, "multiplicity": self.multiplicity}

@@ -23,7 +23,7 @@ from alg2net.analysis import every_layer, multistep, points, recurrences
 from alg2net.analysis.every_layer import EveryLayer, LimitOf
 from alg2net.analysis.multistep import Numeric
 from alg2net.analysis.params import Params, Recurrence
-from alg2net.analysis.reduce import ZETA, StateSpace
+from alg2net.analysis.reduce import ZETA, StateSpace, substituted
 from alg2net.derive import K
 from alg2net.errors import fail
 
@@ -164,7 +164,7 @@ def main_facts(rho: sp.Poly, steps: tuple[sp.Expr, ...], where: Where, listed: b
 def pi_at(pi: sp.Poly, where: Where, limit_of: LimitOf | None) -> sp.Poly | None:
     """Pi with the values of `where` (or its coefficientwise limit k -> oo); None when a limit is not finite."""
     if where.values is not None:
-        return sp.Poly([sp.cancel(c.xreplace(where.values)) for c in pi.all_coeffs()], ZETA)
+        return substituted(pi, where.values)
     coefficients = [limit_of(c) for c in pi.all_coeffs()]
     if any(c is None or c.has(sp.oo, -sp.oo, sp.zoo, sp.nan) for c in coefficients):
         return None

@@ -130,7 +130,9 @@ class _Collector:
             initial = (float(value),) if value.is_number and value.is_finite else ()
         else:
             self.substitution[atom] = value
-        self.facts.append(ParamFacts(name, definition.kind.value, definition.learnable, sp.sstr(value), None, initial))
+        self.facts.append(
+            ParamFacts(name, definition.kind.value, definition.learnable, indexed_text(value), None, initial)
+        )
 
 
 def at_trained(params: Params, trained: Trained) -> Params:

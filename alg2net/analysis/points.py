@@ -33,6 +33,7 @@ class Unseen:
 def seen(space: StateSpace) -> dict[str, list[sp.Expr]] | Unseen | None:
     """For each function, the distinct scales with which its blocks see the output (see the module)."""
     at_zero = {v: 0 for v in space.variables}
+    space = space.at(at_zero)  # in the coefficients' field: the expressions below are small
     matrix = space.matrix.xreplace(at_zero) - sp.eye(len(space.slots))
     modes = [v.applyfunc(sp.cancel) for v in matrix.nullspace()]
     if not modes:

@@ -63,7 +63,8 @@ class Scalars:
     def of_poly(poly: sp.Poly, variables: tuple[sp.Symbol, ...]) -> tuple[Scalars, list]:
         """The field of the coefficients of `poly` and the coefficients there, highest degree first."""
         domain = poly.domain
-        if domain.is_FractionField and domain.domain == sp.QQ and set(variables) <= set(domain.symbols):
+        plain = all(isinstance(s, sp.Symbol) for s in getattr(domain, "symbols", ()))  # not exp(r): see `substitution`
+        if domain.is_FractionField and domain.domain == sp.QQ and plain and set(variables) <= set(domain.symbols):
             return Scalars(domain), poly.rep.to_list()
         symbols = domain.symbols if domain.is_PolynomialRing or domain.is_FractionField else ()
         over_q = domain.is_ZZ or domain.is_QQ or (bool(symbols) and domain.domain in (sp.ZZ, sp.QQ))
@@ -84,8 +85,8 @@ class Scalars:
     def substitution(self, values: dict) -> Callable | None:
         """The map of a coefficient to its value at `values`, within the field; None where that needs expressions
         (EX, or a value that is not a rational number)."""
-        if not self.rational:
-            return None
+        if not self.rational or not all(isinstance(s, sp.Symbol) for s in self.domain.symbols):
+            return None  # a generator such as exp(r) would keep r in it
         pairs = [(g, sp.sympify(values[s])) for s, g in zip(self.domain.symbols, self.domain.gens) if s in values]
         if not pairs:
             return lambda element: element

@@ -70,7 +70,7 @@ def _linear_test(facts: CheckFacts) -> list[str]:
     if facts.rho_value != facts.rho:
         lines.append(f"  {facts.roots_of}: rho(zeta) = {facts.rho_value}")
     roots = ", ".join(
-        f"{r.value} (|zeta| = {r.modulus:.6g}{', x' + str(r.multiplicity) if r.multiplicity > 1 else ''})"
+        f"{r.value} (|zeta| = {r.modulus_text or f'{r.modulus:.6g}'}{', x' + str(r.multiplicity) if r.multiplicity > 1 else ''})"
         for r in facts.roots
     )
     lines.append(f"  roots: {roots or 'none'}")

@@ -326,6 +326,15 @@ def modulus_text(root: Root) -> str:
     return f"1 {'-' if gap < 0 else '+'} {abs(float(gap)):.3g}"
 
 
+def decimal_modulus(root: Root) -> str:
+    """|zeta| as a decimal: `1` on the unit circle, else 6 significant digits, more where that would round a modulus
+    off the circle to 1 (the roots line of the report)."""
+    if root.on_circle:
+        return "1"
+    digits = _digits(root)
+    return f"{float(root.modulus):.{digits}g}" if digits <= 17 else modulus_text(root)
+
+
 def _digits(root: Root) -> int:
     """The significant digits from 6 on at which the modulus of a root off the circle no longer rounds to 1 (at
     most 18: past 17 a float cannot show it)."""
