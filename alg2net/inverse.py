@@ -10,9 +10,11 @@ substituted by their definitions, so the inverse reads only states. Implicit alg
 
 from __future__ import annotations
 
+import cmath
 import math
 from dataclasses import dataclass
 
+import mpmath
 import sympy as sp
 
 from alg2net.derive import K, LearnableForm, Step, function_of, is_block, is_prox, vector
@@ -95,42 +97,135 @@ class Amplification:
 
 
 def amplification(form: LearnableForm) -> Amplification:
-    """The round-off amplification of the backward iteration of `form` (memory.md)."""
+    """The round-off amplification of the backward iteration of `form` (memory.md): the exact characteristic
+    polynomial of the layer at z = 0, its roots numerically at the initial values, and symbolically where SymPy
+    finds them all in closed form."""
     matrix = _layer_at_zero(form)
-    values = initial_values(form)
-    try:
-        numeric = [complex(root) for root in sp.Matrix(matrix.xreplace(values)).evalf().eigenvals(multiple=True)]
-    except TypeError:  # a value SymPy could not reduce to a number: no estimate, so anchor every layer
+    poly = matrix.charpoly(sp.Dummy("zeta"))
+    factor = _numeric_factor(poly, initial_values(form))
+    if factor is None:  # a value SymPy could not reduce to a number: no estimate, so anchor every layer
         return Amplification(None, math.inf)
-    factor = max((1 / abs(root) if abs(root) > 1e-12 else math.inf for root in numeric), default=1.0)
-    variable = sp.Dummy("zeta")
+    return Amplification(_symbolic_growth(poly), max(factor, 1.0))
+
+
+def _numeric_factor(poly: sp.Poly, values: dict[sp.Basic, sp.Expr]) -> float | None:
+    """max |1/zeta| over the roots zeta of `poly` at `values` (inf with a zero root); None where a coefficient is
+    not a number there."""
     try:
-        roots = [root for root in sp.roots(matrix.charpoly(variable), multiple=True) if root != 0]
+        coefficients = [mpmath.mpc(complex(sp.N(c.xreplace(values), 30))) for c in poly.all_coeffs()]
+    except TypeError:
+        return None
+    while len(coefficients) > 1 and coefficients[0] == 0:
+        coefficients.pop(0)
+    if len(coefficients) < 2:
+        return 1.0
+    if coefficients[-1] == 0:
+        return math.inf
+    numeric = _aberth([complex(c) for c in coefficients])
+    if numeric is None:  # no convergence in floats: the companion matrix's eigenvalues
+        numeric = mpmath.eig(_companion(coefficients), left=False, right=False)
+    return max((1 / abs(complex(root)) if abs(root) > 1e-12 else math.inf for root in numeric), default=1.0)
+
+
+def _aberth(coefficients: list[complex], iterations: int = 400) -> list[complex] | None:
+    """The roots of the polynomial with these coefficients (highest first) by the Aberth-Ehrlich iteration in
+    floats; None where it does not settle."""
+    degree = len(coefficients) - 1
+    monic = [c / coefficients[0] for c in coefficients]
+    derivative = [c * (degree - i) for i, c in enumerate(monic[:-1])]
+    radius = 1 + max(abs(c) for c in monic[1:])
+    roots = [radius * cmath.exp(1j * (2 * math.pi * j / degree + 0.4)) for j in range(degree)]
+    for _ in range(iterations):
+        largest = 0.0
+        for j, z in enumerate(roots):
+            slope = _horner(derivative, z)
+            ratio = _horner(monic, z) / slope if slope != 0 else 0j
+            pull = sum(1 / (z - w) for i, w in enumerate(roots) if i != j and z != w)
+            step = ratio / (1 - ratio * pull) if ratio * pull != 1 else ratio
+            roots[j] = z - step
+            largest = max(largest, abs(step) / max(abs(z), 1e-300))
+        if largest < 1e-14:
+            return roots
+    return None
+
+
+def _horner(coefficients: list[complex], z: complex) -> complex:
+    value = 0j
+    for c in coefficients:
+        value = value * z + c
+    return value
+
+
+def _companion(coefficients: list) -> mpmath.matrix:
+    degree = len(coefficients) - 1
+    companion = mpmath.matrix(degree, degree)
+    for i in range(degree):
+        companion[0, i] = -coefficients[i + 1] / coefficients[0]
+        if i:
+            companion[i, i - 1] = 1
+    return companion
+
+
+def _symbolic_growth(poly: sp.Poly) -> sp.Expr | None:
+    """max |1/zeta| over the roots of `poly` off the unit circle (1 when there are none), from SymPy's closed forms
+    of the roots of each irreducible factor; None with a zero root, or where a factor is beyond degree 4 and neither
+    a binomial nor cyclotomic (its closed forms, if any, are not worth their cost)."""
+    try:
+        factors = [factor for factor, _ in sp.factor_list(poly)[1]]
+        if any(f.degree() > 4 and f.length() > 2 and not f.is_cyclotomic for f in factors):
+            return None
+        if all(f.degree() <= 4 for f in factors):  # the closed forms of the whole polynomial
+            found = [(poly, [root for root in sp.roots(poly, multiple=True) if root != 0])]
+        else:  # factor by factor: a cyclotomic factor's roots are on the unit circle, and one root of a binomial
+            # a*zeta^d + b stands for all (they share one modulus)
+            found = [(f, [r for r in sp.roots(f, multiple=True) if r != 0]) for f in factors if not f.is_cyclotomic]
     except (NotImplementedError, sp.PolynomialError):
-        roots = []
-    growing = [sp.Abs(1 / root) for root in roots if sp.simplify(sp.Abs(root) - 1) != 0]
-    symbolic = None if len(roots) < matrix.rows else (sp.Max(*growing) if growing else sp.Integer(1))
-    return Amplification(symbolic, max(factor, 1.0))
+        return None
+    if any(len(roots) < f.degree() for f, roots in found):
+        return None
+    return _growth([root for f, roots in found for root in (roots[:1] if f.length() <= 2 else roots)])
+
+
+def _growth(roots: list[sp.Expr]) -> sp.Expr:
+    """max |1/zeta| over the roots off the unit circle, 1 when there are none; each distinct modulus is simplified
+    once."""
+    on_circle: dict[sp.Expr, bool] = {}
+    growing = set()
+    for root in dict.fromkeys(roots):
+        modulus = sp.Abs(root)
+        if modulus not in on_circle:
+            on_circle[modulus] = sp.simplify(modulus - 1) == 0
+        if not on_circle[modulus]:
+            growing.add(sp.Abs(1 / root))
+    return sp.Max(*growing) if growing else sp.Integer(1)
 
 
 def _layer_at_zero(form: LearnableForm) -> sp.Matrix:
-    """The layer as a linear map of the stacked states and lags, with every block dropped (z = 0)."""
+    """The layer as a linear map of the stacked states and lags, with every block dropped (z = 0); each auxiliary
+    and each update is reduced once, in the order of the steps."""
     lags = form.lags()
     slots = [vector(state, -j) for state in form.model.states for j in range(lags[state] + 1)]
-    definitions = {vector(step.target): step.value for step in form.steps if step.offset == 0}
-    updated: dict[sp.Indexed, sp.Expr] = {}
-    blocks = {}
+    reduced: dict[sp.Basic, sp.Expr] = {}  # auxiliaries and x[k+1], at z = 0
     for step in form.steps:
-        value = _expand(step.value, definitions).xreplace(updated)
-        blocks.update({n: 0 for n in sp.preorder_traversal(value) if is_block(n)})
-        blocks.update({n: n.args[0] for n in sp.preorder_traversal(value) if is_prox(n)})
-        if step.offset == 1:
-            updated[step.lhs] = sp.expand(value.xreplace(blocks))
+        reduced[step.lhs if step.offset == 1 else vector(step.target)] = sp.expand(_at_zero(step.value, reduced))
     rows = []
     for state, j in ((s, j) for s in form.model.states for j in range(lags[s] + 1)):
-        value = updated[vector(state, 1)] if j == 0 else vector(state, 1 - j)
-        rows.append([sp.expand(value).coeff(slot) for slot in slots])
+        value = reduced[vector(state, 1)] if j == 0 else vector(state, 1 - j)
+        rows.append([value.coeff(slot) for slot in slots])
     return sp.Matrix(rows)
+
+
+def _at_zero(expr: sp.Basic, reduced: dict[sp.Basic, sp.Expr]) -> sp.Basic:
+    """`expr` with blocks 0, prox calls their argument and the values in `reduced` substituted."""
+    if is_block(expr):
+        return sp.Integer(0)
+    if is_prox(expr):
+        return _at_zero(expr.args[0], reduced)
+    if expr in reduced:
+        return reduced[expr]
+    if not expr.args or isinstance(expr, sp.Indexed):
+        return expr
+    return expr.func(*(_at_zero(arg, reduced) for arg in expr.args))
 
 
 def initial_values(form: LearnableForm) -> dict[sp.Basic, sp.Expr]:
@@ -166,15 +261,15 @@ def invert(form: LearnableForm) -> Inverse:
         return _blocked("an implicit step (a fixed-point solve) cannot be run backwards in closed form")
     lags = form.lags()
     oldest = {state: vector(state, -lags[state]) for state in form.model.states}
-    definitions = {vector(step.target): step.value for step in form.steps if step.offset == 0}
+    auxiliaries = _Auxiliaries({vector(step.target): step.value for step in form.steps if step.offset == 0})
     unknown = set(oldest.values())  # the values before the iteration that the backward pass must recover
     steps, conditions = [], []
     for step in reversed([s for s in form.steps if s.offset == 1]):
         target = oldest[step.target]
-        value = _expand(step.value, definitions)
-        blocked = _blocking(step, definitions, target, unknown)
+        blocked = _blocking(step, auxiliaries, target, unknown)
         if blocked is not None:
             return _blocked(blocked)
+        value = auxiliaries.expand(step.value)
         coefficient = sp.factor(sp.diff(value, target))
         if coefficient == 0 or coefficient.has(target):
             how = "does not appear" if coefficient == 0 else "appears nonlinearly"
@@ -198,24 +293,67 @@ def _blocked(reason: str) -> Inverse:
     return Inverse((), (), reason)
 
 
-def _expand(value: sp.Expr, definitions: dict[sp.Indexed, sp.Expr]) -> sp.Expr:
-    """`value` with every auxiliary replaced by its definition (definitions read only earlier ones)."""
-    while any(value.has(aux) for aux in definitions):
-        value = value.xreplace(definitions)
-    return value
+class _Auxiliaries:
+    """The auxiliaries' definitions (each reads only earlier ones), with what each reads once expanded, followed
+    through the definitions with memoization rather than by expanding them (a chain of auxiliaries that each read
+    the previous one twice doubles the expanded tree at every link)."""
+
+    def __init__(self, definitions: dict[sp.Indexed, sp.Expr]):
+        self.definitions = definitions
+        self._expanded: dict[sp.Indexed, sp.Expr] = {}
+        self._reads: dict[sp.Indexed, frozenset] = {}
+
+    def reads(self, value: sp.Expr) -> frozenset:
+        """The values other than auxiliaries that `value` reads, directly or through auxiliaries."""
+        found: set = set()
+        for atom in value.atoms(sp.Indexed):
+            if atom not in self.definitions:
+                found.add(atom)
+                continue
+            if atom not in self._reads:
+                self._reads[atom] = self.reads(self.definitions[atom])
+            found |= self._reads[atom]
+        return frozenset(found)
+
+    def expand(self, value: sp.Expr) -> sp.Expr:
+        """`value` with every auxiliary replaced by its definition, recursively; each definition expanded once."""
+        replacements = {}
+        for atom in value.atoms(sp.Indexed):
+            if atom in self.definitions:
+                if atom not in self._expanded:
+                    self._expanded[atom] = self.expand(self.definitions[atom])
+                replacements[atom] = self._expanded[atom]
+        return value.xreplace(replacements) if replacements else value
+
+    def calls(self, value: sp.Basic, inside: sp.Indexed | None = None, seen: set | None = None):
+        """(call, auxiliary it is written in or None) for each block or prox call `value` evaluates, in preorder,
+        entering each auxiliary's definition where it is first read."""
+        seen = set() if seen is None else seen
+        if is_block(value) or is_prox(value):
+            yield value, inside
+        elif value in self.definitions:
+            if value not in seen:
+                seen.add(value)
+                yield from self.calls(self.definitions[value], value, seen)
+        elif not isinstance(value, sp.Indexed):
+            for arg in value.args:
+                yield from self.calls(arg, inside, seen)
 
 
-def _blocking(step: Step, definitions: dict, target: sp.Indexed, unknown: set[sp.Indexed]) -> str | None:
-    """Why `target` cannot be solved for in `step`, or None; the blocking term is named as the algorithm writes it."""
-    value = _expand(step.value, definitions)
-    for node in sp.preorder_traversal(step.value):
-        if (is_block(node) or is_prox(node)) and any(_expand(node.args[0], definitions).has(u) for u in unknown):
+def _blocking(step: Step, auxiliaries: _Auxiliaries, target: sp.Indexed, unknown: set[sp.Indexed]) -> str | None:
+    """Why `target` cannot be solved for in `step`, or None; the blocking term is named as the algorithm writes it,
+    with the auxiliary it is written in. A block anywhere in the update, auxiliaries included, whose argument reads a
+    value not yet recovered blocks the inverse."""
+    for node, inside in auxiliaries.calls(step.value):
+        if auxiliaries.reads(node.args[0]) & unknown:
             kind = "grad" if is_block(node) else "prox"
+            where = "in" if inside is None else f"in {_dsl(inside)}, read by"
             return (
-                f"{kind} {function_of(node)}({_dsl(node.args[0])}) in the update of {_dsl(step.lhs)}: recovering"
-                f" {_dsl(target)} would need the inverse of a block"
+                f"{kind} {function_of(node)}({_dsl(node.args[0])}) {where} the update of {_dsl(step.lhs)}:"
+                f" recovering {_dsl(target)} would need the inverse of a block"
             )
-    others = sorted((u for u in unknown - {target} if value.has(u)), key=sp.default_sort_key)
+    reads = auxiliaries.reads(step.value)
+    others = sorted((u for u in unknown - {target} if u in reads), key=sp.default_sort_key)
     if others:
         return f"the update of {_dsl(step.lhs)} reads {_dsl(others[0])}, which is recovered only later"
     return None
