@@ -1,0 +1,146 @@
+"""alg2net's reversible Momentum ResNet beside momentumnet's memory-free mode (issue 13's peer), on the same blocks.
+
+    pip install --no-deps momentumnet==0.10        # the peer, when it is to be measured too
+    python benchmarks/momentum_peer.py                        # depths 100 and 500, width 64 and 256, batch 256, CPU
+    python benchmarks/momentum_peer.py --device cuda
+
+Float32, gamma = 0.9, MLP blocks (Linear-ReLU-Linear, hidden = width). Every network computes the same function:
+momentumnet's update v = gamma*v + (1 - gamma)*f(x) is given f = -T, alg2net's v = gamma*v - (1 - gamma)*T(x).
+Columns: `activations`, the bytes saved for backward during the forward pass (saved_tensors_hooks on the CPU,
+memory allocated above the weights on cuda); `time`, one forward + backward after a warm-up; `grad x` and `grad W`,
+the relative error (2-norm) of the input's and the block weights' gradients against alg2net's autograd module run in
+float64 with the same weights. Each configuration runs in a process of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GAMMA = 0.9
+NETWORKS = ("autograd", "reversible", "momentumnet")
+
+
+def build(network: str, depth: int, width: int, device: str, seed: int):
+    """The network `network` of the given depth in float32, its blocks drawn from `seed`."""
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    import alg2net
+
+    memory = "autograd" if network == "momentumnet" else network
+    torch.manual_seed(seed)
+    net = alg2net.load(ROOT / "examples" / "momentum_resnet.alg", memory=memory)(width, depth, device=device)
+    if network != "momentumnet":
+        return net, list(net.blocks.parameters())
+    from momentumnet import MomentumNet
+
+    class Negated(torch.nn.Module):
+        def __init__(self, block: torch.nn.Module) -> None:
+            super().__init__()
+            self.block = block
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return -self.block(x)
+
+    peer = MomentumNet([Negated(b) for b in net.blocks["f"]], gamma=GAMMA, use_backprop=False)
+    return peer, list(net.blocks.parameters())
+
+
+def gradients(net, weights, x):
+    """The input's gradient and the block weights' gradients of sum(net(x))."""
+    x = x.detach().clone().requires_grad_()
+    for w in weights:
+        w.grad = None
+    net(x).sum().backward()
+    return x.grad, [w.grad.clone() for w in weights]
+
+
+def relative(value, reference) -> float:
+    import torch
+
+    if isinstance(value, list):
+        value, reference = torch.cat([v.flatten() for v in value]), torch.cat([r.flatten() for r in reference])
+    return float((value.double() - reference).norm() / reference.norm())
+
+
+def measure(network: str, depth: int, width: int, batch: int, device: str) -> dict:
+    """One configuration, in this process."""
+    import torch
+
+    net, weights = build(network, depth, width, device, seed=0)
+    reference, reference_weights = build("autograd", depth, width, device, seed=0)
+    reference.double()
+    x = torch.randn(batch, width, device=device)
+    gradients(net, weights, x)  # warm-up
+    grad_x, grad_w = gradients(net, weights, x)
+    ref_x, ref_w = gradients(reference, reference_weights, x.double())
+    if device == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+    saved = 0
+
+    def pack(tensor):
+        nonlocal saved
+        saved += tensor.untyped_storage().nbytes()
+        return tensor
+
+    start = time.perf_counter()
+    inputs = x.clone().requires_grad_()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = net(inputs)
+    if device == "cuda":
+        torch.cuda.synchronize()
+        saved = torch.cuda.memory_allocated() - base
+    out.sum().backward()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return {"activations": saved, "seconds": seconds, "grad_x": relative(grad_x, ref_x), "grad_w": relative(grad_w, ref_w)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--depths", type=int, nargs="+", default=[100, 500])
+    parser.add_argument("--widths", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--one", nargs=3, metavar=("NETWORK", "DEPTH", "WIDTH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        network, depth, width = args.one
+        print(json.dumps(measure(network, int(depth), int(width), args.batch, args.device)))
+        return 0
+    try:
+        import momentumnet  # noqa: F401
+    except ImportError:
+        print("momentumnet is not installed (pip install --no-deps momentumnet==0.10): alg2net only", file=sys.stderr)
+        networks = NETWORKS[:2]
+    else:
+        networks = NETWORKS
+    print(f"{'network':12} {'depth':>5} {'width':>5} {'activations':>12} {'time':>8} {'grad x':>9} {'grad W':>9}")
+    for depth in args.depths:
+        for width in args.widths:
+            times = {}
+            for network in networks:
+                command = [sys.executable, __file__, "--one", network, str(depth), str(width)]
+                command += ["--batch", str(args.batch), "--device", args.device]
+                result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+                times[network] = result["seconds"]
+                print(
+                    f"{network:12} {depth:>5} {width:>5} {result['activations'] / 2**20:>9.2f} MiB "
+                    f"{result['seconds']:>7.3f}s {result['grad_x']:>9.1e} {result['grad_w']:>9.1e}",
+                    flush=True,
+                )
+            ratios = ", ".join(f"{n} {times[n] / times['autograd']:.2f}x" for n in networks[1:])
+            print(f"  time against autograd: {ratios}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
