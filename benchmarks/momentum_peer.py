@@ -101,7 +101,12 @@ def measure(network: str, depth: int, width: int, batch: int, device: str) -> di
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    return {"activations": saved, "seconds": seconds, "grad_x": relative(grad_x, ref_x), "grad_w": relative(grad_w, ref_w)}
+    return {
+        "activations": saved,
+        "seconds": seconds,
+        "grad_x": relative(grad_x, ref_x),
+        "grad_w": relative(grad_w, ref_w),
+    }
 
 
 def main() -> int:
