@@ -8,6 +8,8 @@ inverse rebuilds the forward activations; dropout and BatchNorm; `model.memory`;
 from __future__ import annotations
 
 import functools
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -279,3 +281,38 @@ def test_checkpoint_under_bfloat16_autocast_equals_autograd():
     x = torch.randn(BATCH, WIDTH)
     expected = autocast_gradients(reference, x, reference)
     assert relative_error(autocast_gradients(net, x, net), expected) < 1e-6
+
+
+EXPLICIT = ("gradient_descent", "nesterov", "nesterov_schedule", "adams_bashforth2", "heun", "zerosnet")
+
+
+@pytest.fixture(scope="module")
+def memory_files(tmp_path_factory) -> Path:
+    """Every invertible example compiled with --memory checkpoint and reversible, the other explicit ones with
+    checkpoint, tied or not, in a folder whose pyproject.toml sets the project's line length."""
+    folder = tmp_path_factory.mktemp("memory")
+    (folder / "pyproject.toml").write_text("[tool.black]\nline-length = 120\n")
+    jobs = [(stem, memory) for stem in INVERTIBLE for memory in MODES] + [(stem, "checkpoint") for stem in EXPLICIT]
+    for i, (stem, memory) in enumerate(jobs):
+        text = (ROOT / "examples" / f"{stem}.alg").read_text(encoding="utf-8")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", alg2net.Alg2NetWarning)
+            source = alg2net.compile_source(text, memory=memory, tied=i % 2 == 1)
+        (folder / f"{stem}_{memory}.py").write_text(source, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ruff", "check", "--isolated", "--no-cache", "--output-format", "concise", "."],
+        ["black", "--check", "--quiet", "."],
+    ],
+    ids=["ruff", "black"],
+)
+def test_memory_mode_files_are_lint_clean_and_black_formatted(memory_files: Path, command: list[str]):
+    result = subprocess.run(
+        [sys.executable, "-m", *command], check=False, cwd=memory_files, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(list(memory_files.glob("*.py"))) == 2 * len(INVERTIBLE) + len(EXPLICIT)
