@@ -332,3 +332,29 @@ def test_a_guaranteed_recurrence_passes_every_layer_numerically(start, factor, s
         for _ in range(LAYERS - 1):
             values.append(float(factor) * values[-1] + float(shift))
         assert _layers_pass(np.array(values), _values(step)), (start, factor, shift, step)
+
+
+# Schedules beyond float64 ---------------------------------------------------------------------------------------
+
+
+def test_a_schedule_that_leaves_float64_bounds_the_depth():
+    """c[k] = 2^k as c/(2c + 1) -> 1/2: exact arithmetic passes every layer, but the module computes c[k] as a float,
+    which fails from k = 1024 (float(2**1024) overflows): not guaranteed, every depth up to 1024 is."""
+    source = (
+        "algorithm big\nparam c[k] = 2^k\nparam h = 0.1\n"
+        "x[k+1] = x[k] - h * grad f(x[k]) + c[k]/(2*c[k] + 1)*(x[k] - x[k-1])\n"
+    )
+    facts = alg2net.check_source(source)
+    assert facts["verdict"] == "not_guaranteed" and facts["max_depth_guaranteed"] == 1024
+    assert "c[1024] exceeds the float64 range: every layer from k = 1024 on overflows" in facts["reasons"]
+
+
+def test_a_schedule_large_only_in_its_parts_is_not_an_overflow():
+    """(2^k + 1)/(2^k + 2) -> 1 is in range at every layer although 2^k alone is not: guaranteed as momentum 1/2
+    of it, and the module computes every layer's value (Python's integers are exact)."""
+    source = (
+        "algorithm parts\nparam c[k] = (2^k + 1)/(2^k + 2)\nparam h = 0.1\n"
+        "x[k+1] = x[k] - h * grad f(x[k]) + 0.5*c[k]*(x[k] - x[k-1])\n"
+    )
+    facts = alg2net.check_source(source)
+    assert facts["verdict"] == "guaranteed" and facts["max_depth_guaranteed"] is None

@@ -124,7 +124,7 @@ def _unseen_why(found, x: str, text: Text) -> str:
 
 
 def layer_conditions(net: Network, x: str, functions, text: Text) -> list[Condition]:
-    """Every layer k >= 0, the limit k -> oo, and the recurrences that overflow float64."""
+    """Every layer k >= 0, the limit k -> oo, and the recurrences and schedules that overflow float64."""
     every = net.every
     rows = [_frozen_layers(every, functions, text), _limit_condition(net, x, functions, text)]
     for overflow in net.overflows:
@@ -135,7 +135,7 @@ def layer_conditions(net: Network, x: str, functions, text: Text) -> list[Condit
             )
         else:
             why = (
-                f"{overflow.name}[{overflow.layer + 1}] exceeds the float64 range: every layer from k ="
+                f"{overflow.name}[{overflow.entry}] exceeds the float64 range: every layer from k ="
                 f" {overflow.layer} on overflows"
             )
         rows.append(Condition("finite-coefficients", "finite coefficients", False, why))

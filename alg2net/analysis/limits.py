@@ -73,11 +73,13 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Overflow:
-    """A recurrence whose float64 values leave the range: every layer from `layer` on overflows (None: at some
-    layer beyond `OVERFLOW_LAYERS`, as it grows without bound)."""
+    """A recurrence or a schedule whose float64 values leave the range: every layer from `layer` on overflows
+    (None: at some layer beyond `OVERFLOW_LAYERS`, as it grows without bound). `entry` is the index of the first
+    value out of range: layer + 1 for a recurrence (layer k reads t[k+1]), the layer for a schedule."""
 
     name: str
     layer: int | None
+    entry: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def network(params: Params, space: StateSpace, rho: sp.Poly, steps: tuple[sp.Exp
             (layer, _at(frozen, schedule.values_at(layer))) for layer in range(min(depth, schedule.computed(depth)))
         ]
         every = every_layer.decide(params, rho_initial, steps_initial)
-        overflows = _overflows(params.recurrences)
+        overflows = _overflows(params.recurrences) + _schedule_overflows(params)
     if every is not None and every.limit is not None:
         where, main = Where(LIMIT, None), every.limit
         scales = _limit_scales(space.at(initial), every.limit_of)
@@ -194,6 +196,31 @@ def recurrence_values(recurrences: tuple[Recurrence, ...], count: int) -> dict:
     return {r.tk: [sp.Rational(mpmath.nstr(v, _DIGITS)) for v in seq] for r, seq in zip(recurrences, sequences)}
 
 
+def _schedule_overflows(params: Params) -> tuple[Overflow, ...]:
+    """The schedules (fixed, or a learnable one's initial value) whose value at some layer below `OVERFLOW_LAYERS`
+    is beyond the float64 range: the module computes each layer's value as a float, which fails from there on (2^k
+    from k = 1024). Evaluated exactly (mpmath), so a value that is only large in its parts does not count."""
+    values = [(str(a.base), v) for a, v in params.substitution.items() if isinstance(a, sp.Indexed) and v.has(K)]
+    values += [(params.display.get(s.name, s.name), v) for s, v in params.learnable.items() if v.has(K)]
+    found = []
+    for name, value in values:
+        fast, exact = sp.lambdify(K, value, "math"), sp.lambdify(K, value, "mpmath")
+        for n in range(OVERFLOW_LAYERS):
+            try:
+                if abs(fast(n)) <= _FLOAT_MAX:
+                    continue  # a float in range: certainly finite
+            except (ArithmeticError, ValueError, TypeError):
+                pass  # decided exactly below
+            try:
+                at = exact(mpmath.mpf(n))
+            except (ArithmeticError, ValueError, TypeError):
+                break  # a pole or no real value: the values stage refuses it
+            if not mpmath.isfinite(at) or abs(at) > _FLOAT_MAX:
+                found.append(Overflow(name, n, n))
+                break
+    return tuple(found)
+
+
 def _overflows(recurrences: tuple[Recurrence, ...]) -> tuple[Overflow, ...]:
     """The recurrences whose float64 values leave the range (see the module)."""
     found = []
@@ -208,7 +235,7 @@ def _overflows(recurrences: tuple[Recurrence, ...]) -> tuple[Overflow, ...]:
             except (OverflowError, ZeroDivisionError, ValueError):
                 value = math.inf
             if not math.isfinite(value):
-                found.append(Overflow(r.name, n - 1))  # layer n - 1 reads t[n]
+                found.append(Overflow(r.name, n - 1, n))  # layer n - 1 reads t[n]
                 break
         else:
             if _grows(r):
