@@ -300,8 +300,10 @@ def test_a_diverging_recurrence_is_judged_as_its_schedule():
 def test_a_step_that_grows_without_bound_is_named():
     facts = data("doubling_step")
     assert facts["verdict"] == "not_guaranteed"
-    reason, overflow = facts["reasons"]  # t_k = 2^k also leaves float64 at t[1024]
-    assert overflow == "t[1024] exceeds the float64 range: every layer from k = 1023 on overflows"
+    reason, overflow = facts["reasons"]  # t_k = 2^k also leaves float32 (the module's default buffers) at t[128]
+    assert overflow == (
+        "t[128] exceeds the float32 range (a float32 module stores inf): every layer from k = 127 on overflows"
+    )
     assert reason == (
         "as k -> oo: c_f = t[k] -> oo: the effective step grows without bound, so the layers approximate no"
         " x' = -c*T(x)"
@@ -595,5 +597,7 @@ def test_every_condition_has_a_known_code():
         seen |= {c.code for c in facts.conditions}
     assert seen == set(CODES)
     overflow = data("overflowing_recurrence", depth=10)
-    assert overflow["reasons"][-1] == "t[4] exceeds the float64 range: every layer from k = 3 on overflows"
-    assert overflow["max_depth_guaranteed"] == 3
+    assert overflow["reasons"][-1] == (
+        "t[1] exceeds the float32 range (a float32 module stores inf): every layer from k = 0 on overflows"
+    )
+    assert overflow["max_depth_guaranteed"] == 0

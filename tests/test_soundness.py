@@ -232,13 +232,16 @@ def test_a_recurrence_tends_to_its_attracting_fixed_point():
     assert alg2net.check_source(above)["verdict"] == "not_guaranteed"  # t_k -> oo from above 2
 
 
-def test_a_recurrence_that_overflows_float64_is_not_guaranteed():
-    """Every layer's c_f = 1 + 1/t_k and the limit c_f -> 1 pass; only the overflow of t[10] = 2^1024 fails."""
+def test_a_recurrence_that_overflows_float32_is_not_guaranteed():
+    """Every layer's c_f = 1 + 1/t_k and the limit c_f -> 1 pass; only t[7] = 2^128 fails: the module stores the
+    recurrence's values as a buffer in its dtype, and float32 (the default) holds 2^128 as inf."""
     facts = data("squaring_recurrence")
     assert row(facts, "frozen layers")["ok"] and row(facts, "limit k -> oo")["ok"]
     assert facts["verdict"] == "not_guaranteed"
-    assert facts["reasons"] == ["t[10] exceeds the float64 range: every layer from k = 9 on overflows"]
-    assert facts["max_depth_guaranteed"] == 9
+    assert facts["reasons"] == [
+        "t[7] exceeds the float32 range (a float32 module stores inf): every layer from k = 6 on overflows"
+    ]
+    assert facts["max_depth_guaranteed"] == 6
     assert data("squaring_recurrence", depth=5)["verdict"] == "not_guaranteed"  # whatever the depth listed
 
 
@@ -334,19 +337,21 @@ def test_a_guaranteed_recurrence_passes_every_layer_numerically(start, factor, s
         assert _layers_pass(np.array(values), _values(step)), (start, factor, shift, step)
 
 
-# Schedules beyond float64 ---------------------------------------------------------------------------------------
+# Schedules beyond float32 ---------------------------------------------------------------------------------------
 
 
-def test_a_schedule_that_leaves_float64_bounds_the_depth():
-    """c[k] = 2^k as c/(2c + 1) -> 1/2: exact arithmetic passes every layer, but the module computes c[k] as a float,
-    which fails from k = 1024 (float(2**1024) overflows): not guaranteed, every depth up to 1024 is."""
+def test_a_schedule_that_leaves_float32_bounds_the_depth():
+    """c[k] = 2^k as c/(2c + 1) -> 1/2: exact arithmetic passes every layer, but the module stores c[k] in its
+    dtype, which in float32 (the default) is inf from k = 128 (and from 1024 no float at all): not guaranteed, every
+    depth up to 128 is."""
     source = (
         "algorithm big\nparam c[k] = 2^k\nparam h = 0.1\n"
         "x[k+1] = x[k] - h * grad f(x[k]) + c[k]/(2*c[k] + 1)*(x[k] - x[k-1])\n"
     )
     facts = alg2net.check_source(source)
-    assert facts["verdict"] == "not_guaranteed" and facts["max_depth_guaranteed"] == 1024
-    assert "c[1024] exceeds the float64 range: every layer from k = 1024 on overflows" in facts["reasons"]
+    assert facts["verdict"] == "not_guaranteed" and facts["max_depth_guaranteed"] == 128
+    overflow = "c[128] exceeds the float32 range (a float32 module stores inf): every layer from k = 128 on overflows"
+    assert overflow in facts["reasons"]
 
 
 def test_a_schedule_large_only_in_its_parts_is_not_an_overflow():

@@ -34,7 +34,7 @@ CODES = {  # stable: tests and tools match on these; the names and whys are for 
     "evaluation-points": "every block sees a nonzero multiple of the output in the limit: the output is the state",
     "frozen-layers": "every layer k >= 0 of the network, its coefficients frozen, passes on its own",
     "limit": "the layers' limit k -> oo (every limit point of the coefficients) passes",
-    "finite-coefficients": "every recurrence stays a finite float64 at every layer",
+    "finite-coefficients": "every recurrence and schedule stays a finite float32 at every layer",
     "param-region": "a learnable param's initial value lies in its region (informative; with --weights, a trained"
     " constant outside its region fails)",
 }
@@ -124,18 +124,18 @@ def _unseen_why(found, x: str, text: Text) -> str:
 
 
 def layer_conditions(net: Network, x: str, functions, text: Text) -> list[Condition]:
-    """Every layer k >= 0, the limit k -> oo, and the recurrences and schedules that overflow float64."""
+    """Every layer k >= 0, the limit k -> oo, and the recurrences and schedules that overflow float32."""
     every = net.every
     rows = [_frozen_layers(every, functions, text), _limit_condition(net, x, functions, text)]
     for overflow in net.overflows:
         if overflow.layer is None:
             why = (
-                f"{overflow.name}[k] grows without bound: its float64 value overflows at some layer beyond"
+                f"{overflow.name}[k] grows without bound: its value leaves the float32 range at some layer beyond"
                 f" k = {OVERFLOW_LAYERS}"
             )
         else:
             why = (
-                f"{overflow.name}[{overflow.entry}] exceeds the float64 range: every layer from k ="
+                f"{overflow.name}[{overflow.entry}] exceeds the float32 range (a float32 module stores inf): every layer from k ="
                 f" {overflow.layer} on overflows"
             )
         rows.append(Condition("finite-coefficients", "finite coefficients", False, why))
@@ -232,7 +232,7 @@ def layer_why(
 def _layer_failure(n: Numeric | None, functions, text: Text) -> str:
     """Why a frozen layer at trained values fails, with its numbers as decimals."""
     if n is None:
-        return "a coefficient has no finite value (division by zero, or a recurrence past the float64 range)"
+        return "a coefficient has no finite value (division by zero, or a recurrence past the float32 range)"
     if not n.consistent:
         if n.rho_at_one != 0:
             return f"rho(1) = {float(n.rho_at_one):.6g} != 0: not consistent"

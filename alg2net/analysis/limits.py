@@ -5,8 +5,8 @@ network are taken at.
 Assumes the params of `alg2net.analysis.params` and rho, the c_F and the layer's state space with the learnable
 params kept symbolic. The listed layers use recurrences evaluated with `_DIGITS` digits, as rationals (they only
 describe; `every_layer` decides). A recurrence is run in float64, as the network runs it, for `OVERFLOW_LAYERS`
-layers: where it leaves the float64 range the network overflows from there; one that provably grows without bound
-overflows at some layer even where that is further. Guarantees a `Network`: the decision for every layer, the
+layers: where it leaves the float32 range (the module's buffers are float32 by default) the network overflows from
+there; one that provably grows without bound overflows at some layer even where that is further. Guarantees a `Network`: the decision for every layer, the
 listed layers 0 .. depth - 1, and the values at which the facts shown are taken (`Where`): the only values, the
 limit (where `every_layer` proves one), or the last listed layer.
 """
@@ -30,7 +30,9 @@ from alg2net.errors import fail
 LIMIT = "in the limit k -> oo"
 OVERFLOW_LAYERS = 10**4  # a recurrence is run this far in float64 to find where it overflows
 _DIGITS = 30  # the listed layers' recurrences (such as FISTA's t_k) are evaluated with this many digits
-_FLOAT_MAX = 1.7976931348623157e308
+# The largest float32: the module stores schedule and recurrence values as buffers in its dtype, float32 by default,
+# where a larger value is inf (and a coefficient of it nan), so the check holds them to this range whatever the dtype.
+STORED_MAX = 3.4028234663852886e38
 _HINT = "look for a division by zero: a recurrence that reaches 0 exactly, a schedule with a pole"
 
 
@@ -73,7 +75,7 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Overflow:
-    """A recurrence or a schedule whose float64 values leave the range: every layer from `layer` on overflows
+    """A recurrence or a schedule whose values leave the float32 range: every layer from `layer` on overflows
     (None: at some layer beyond `OVERFLOW_LAYERS`, as it grows without bound). `entry` is the index of the first
     value out of range: layer + 1 for a recurrence (layer k reads t[k+1]), the layer for a schedule."""
 
@@ -175,7 +177,7 @@ def pi_at(pi: sp.Poly, where: Where, limit_of: LimitOf | None) -> sp.Poly | None
 
 def recurrence_values(recurrences: tuple[Recurrence, ...], count: int) -> dict:
     """t_0 .. t_count of every recurrence, as rationals from `_DIGITS`-digit arithmetic; run together, as a step may
-    read the recurrences declared before it. Each stops where it leaves the float64 range."""
+    read the recurrences declared before it. Each stops where it leaves the float32 range (`STORED_MAX`)."""
     symbols = [s for r in recurrences for s in (r.tk, r.tk1)]
     with mpmath.workdps(_DIGITS):
         functions = [sp.lambdify((*symbols, K), r.step, "mpmath") for r in recurrences]
@@ -188,7 +190,7 @@ def recurrence_values(recurrences: tuple[Recurrence, ...], count: int) -> dict:
                     continue
                 arguments = [current.get(s, mpmath.mpf(0)) for s in symbols]
                 value = mpmath.mpf(functions[i](*arguments, layer))
-                if not mpmath.isfinite(value) or abs(value) > _FLOAT_MAX:  # the network overflows from here on
+                if not mpmath.isfinite(value) or abs(value) > STORED_MAX:  # the network overflows from here on
                     stopped[i] = True
                     continue
                 current[r.tk1] = value
@@ -198,7 +200,7 @@ def recurrence_values(recurrences: tuple[Recurrence, ...], count: int) -> dict:
 
 def _schedule_overflows(params: Params) -> tuple[Overflow, ...]:
     """The schedules (fixed, or a learnable one's initial value) whose value at some layer below `OVERFLOW_LAYERS`
-    is beyond the float64 range: the module computes each layer's value as a float, which fails from there on (2^k
+    is beyond the float32 range: the module stores each layer's value in its dtype, inf from there on in float32 (2^k
     from k = 1024). Evaluated exactly (mpmath), so a value that is only large in its parts does not count."""
     values = [(str(a.base), v) for a, v in params.substitution.items() if isinstance(a, sp.Indexed) and v.has(K)]
     values += [(params.display.get(s.name, s.name), v) for s, v in params.learnable.items() if v.has(K)]
@@ -207,7 +209,7 @@ def _schedule_overflows(params: Params) -> tuple[Overflow, ...]:
         fast, exact = sp.lambdify(K, value, "math"), sp.lambdify(K, value, "mpmath")
         for n in range(OVERFLOW_LAYERS):
             try:
-                if abs(fast(n)) <= _FLOAT_MAX:
+                if abs(fast(n)) <= STORED_MAX:
                     continue  # a float in range: certainly finite
             except (ArithmeticError, ValueError, TypeError):
                 pass  # decided exactly below
@@ -215,14 +217,15 @@ def _schedule_overflows(params: Params) -> tuple[Overflow, ...]:
                 at = exact(mpmath.mpf(n))
             except (ArithmeticError, ValueError, TypeError):
                 break  # a pole or no real value: the values stage refuses it
-            if not mpmath.isfinite(at) or abs(at) > _FLOAT_MAX:
+            if not mpmath.isfinite(at) or abs(at) > STORED_MAX:
                 found.append(Overflow(name, n, n))
                 break
     return tuple(found)
 
 
 def _overflows(recurrences: tuple[Recurrence, ...]) -> tuple[Overflow, ...]:
-    """The recurrences whose float64 values leave the range (see the module)."""
+    """The recurrences whose values leave the float32 range, run in float64 as the module runs them (see the
+    module)."""
     found = []
     for r in recurrences:
         if not r.step.free_symbols <= {r.tk, K}:
@@ -234,7 +237,7 @@ def _overflows(recurrences: tuple[Recurrence, ...]) -> tuple[Overflow, ...]:
                 value = float(function(value, n - 1))
             except (OverflowError, ZeroDivisionError, ValueError):
                 value = math.inf
-            if not math.isfinite(value):
+            if not math.isfinite(value) or abs(value) > STORED_MAX:
                 found.append(Overflow(r.name, n - 1, n))  # layer n - 1 reads t[n]
                 break
         else:
