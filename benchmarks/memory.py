@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _memory import forward_backward
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ("heavy_ball", "momentum_resnet")
@@ -38,32 +38,7 @@ def measure(stem: str, mode: str, depth: int, width: int, batch: int, device: st
     net(x).sum().backward()  # warm-up
     x.grad = None
     net.zero_grad(set_to_none=True)
-    if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    saved = 0
-
-    def pack(tensor):
-        nonlocal saved
-        saved += tensor.untyped_storage().nbytes()
-        return tensor
-
-    start = time.perf_counter()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        out = net(x)
-    if device == "cuda":
-        torch.cuda.synchronize()
-        saved = torch.cuda.memory_allocated() - base
-    out.sum().backward()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    if device == "cuda":
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"activations": saved, "peak": peak, "seconds": seconds}
+    return forward_backward(net, x, device)
 
 
 def main() -> int:

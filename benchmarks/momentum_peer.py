@@ -18,8 +18,9 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _memory import forward_backward
 
 ROOT = Path(__file__).resolve().parent.parent
 GAMMA = 0.9
@@ -80,30 +81,10 @@ def measure(network: str, depth: int, width: int, batch: int, device: str) -> di
     gradients(net, weights, x)  # warm-up
     grad_x, grad_w = gradients(net, weights, x)
     ref_x, ref_w = gradients(reference, reference_weights, x.double())
-    if device == "cuda":
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-    saved = 0
-
-    def pack(tensor):
-        nonlocal saved
-        saved += tensor.untyped_storage().nbytes()
-        return tensor
-
-    start = time.perf_counter()
-    inputs = x.clone().requires_grad_()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        out = net(inputs)
-    if device == "cuda":
-        torch.cuda.synchronize()
-        saved = torch.cuda.memory_allocated() - base
-    out.sum().backward()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    measured = forward_backward(net, x.clone().requires_grad_(), device)
     return {
-        "activations": saved,
-        "seconds": seconds,
+        "activations": measured["activations"],
+        "seconds": measured["seconds"],
         "grad_x": relative(grad_x, ref_x),
         "grad_w": relative(grad_w, ref_w),
     }

@@ -19,6 +19,7 @@ import random
 import pytest
 import sympy as sp
 from nodepy import lm
+from scaling_programs import FUNCTIONS, chain, coupled, lag
 from sympy.polys.matrices import DomainMatrix
 
 import alg2net
@@ -28,26 +29,6 @@ from alg2net.analysis.reduce import ZETA, output_recurrence, state_space, substi
 from alg2net.analysis.roots import RootCondition, modulus_text, render_root, root_condition, root_facts
 from alg2net.analysis.text import factored, writer
 from alg2net.pipeline import derive_source
-
-FUNCTIONS = ("f", "g", "u")
-
-
-def chain(n: int) -> str:
-    lines = ["algorithm chain", "param h = 0.1", "a1[k] = x[k] - h * grad f(x[k])"]
-    for i in range(2, n + 1):
-        lines.append(f"a{i}[k] = a{i - 1}[k] - h * grad {FUNCTIONS[(i - 1) % 3]}(a{i - 1}[k])")
-    return "\n".join([*lines, f"x[k+1] = a{n}[k]"]) + "\n"
-
-
-def coupled(n: int) -> str:
-    lines = ["algorithm coupled", "param h = 0.1", "output x1"]
-    for i in range(1, n + 1):
-        lines.append(f"x{i}[k+1] = x{i}[k] + 0.5 * (x{i % n + 1}[k] - x{i}[k]) - h * grad f(x{i}[k])")
-    return "\n".join(lines) + "\n"
-
-
-def lag(n: int) -> str:
-    return f"algorithm lag\nparam h = 0.1\nx[k+1] = x[k] - h * grad f(x[k]) + 0.25 * (x[k-{n - 1}] - x[k-{n}])\n"
 
 
 def poly(expr) -> sp.Poly:
