@@ -25,7 +25,11 @@ from alg2net.resolve import ParamKind
 
 SCANNED_LAYERS = 1000
 _DIGITS = 30
-_HINT = "look for a division by zero, or a sqrt or log of a negative number (or log of zero)"
+_HINT = (
+    "look for a division by zero, or a sqrt or log of a negative number (or log of zero), or a value of k past the"
+    " float64 range (exp(exp(k)))"
+)
+_FLOAT64_MAX = 1.7976931348623157e308
 
 
 def check_values(form: LearnableForm) -> LearnableForm:
@@ -105,6 +109,8 @@ def _first_bad_layer(expr: sp.Expr, sequences: dict) -> int | None:
             except (ZeroDivisionError, ValueError):
                 return layer
             if not _finite_real_number(value):
+                return layer
+            if not recurrences and abs(value) > _FLOAT64_MAX:  # the module computes it as a Python float: it raises
                 return layer
     return None
 

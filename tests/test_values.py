@@ -77,3 +77,13 @@ GOOD = {
 @pytest.mark.parametrize("text", GOOD.values(), ids=GOOD.keys())
 def test_finite_real_values_pass(text):
     assert alg2net.check_source(text)["algorithm"] == "a"
+
+
+def test_a_value_of_k_past_float64_is_a_located_error():
+    """exp(exp(k + 1)) is finite in exact arithmetic, but the module computes it as a Python float, which raises
+    OverflowError from k = 6 (exp(e^7) > 1.8e308): found by the fuzz test, refused at the update and the layer."""
+    text = "algorithm e\nx[k+1] = grad f(prox F(x[k], exp(exp(k + 1))))\n"
+    with pytest.raises(Alg2NetError) as caught:
+        alg2net.compile_source(text)
+    assert caught.value.code == "undefined-value" and caught.value.line == 2
+    assert "at layer k = 6" in caught.value.message and "float64 range" in str(caught.value)
