@@ -110,9 +110,59 @@ def test_the_inverse_rebuilds_the_forward_states(stem: str):
         for k in reversed(range(net.depth)):
             if (k + 1) % net.anchor_every == 0:  # as the backward pass does: from the anchor after layer k
                 states = history[k + 1]
-            states = net._inverse_step(k, *states)
+            states, _ = net._inverse_step(k, *states)
             for rebuilt, stored in zip(states, history[k]):
                 assert torch.allclose(rebuilt, stored, rtol=1e-9, atol=1e-9), (stem, k)
+
+
+class Counted(nn.Module):
+    """A linear block that counts its calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(WIDTH, WIDTH, dtype=torch.float64)
+        self.calls = 0
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.linear(z)
+
+
+# Block calls per layer: in the forward pass; in the backward pass at a layer rebuilt by the inverse (its outputs at
+# the states before the layer are recorded there and handed to the rerun); at an anchor (the rerun alone).
+CALLS = {
+    "heavy_ball": (1, 1, 1),
+    "momentum_resnet": (1, 1, 1),
+    "lm_resnet": (1, 1, 1),
+    "leapfrog": (1, 1, 1),
+    "reversible_heun": (2, 3, 2),  # T_f(y[k+1]) is at a state after the layer: the inverse and the rerun each make it
+}
+
+
+@pytest.mark.parametrize("stem", INVERTIBLE)
+def test_the_rerun_reuses_the_block_outputs_the_inverse_recorded(stem: str):
+    blocks: list[Counted] = []
+
+    def factory(name: str, layer: int) -> nn.Module:
+        blocks.append(Counted())
+        return blocks[-1]
+
+    depth, every = 12, 5  # anchors before layers 0, 5 and 10
+    kwargs = {**OVERRIDES.get(stem, {}), "block_factory": factory, "dtype": torch.float64}
+    reference = network(stem, "autograd")(WIDTH, depth, **kwargs)
+    other = network(stem, "reversible")(WIDTH, depth, anchor_every=every, **kwargs)
+    other.load_state_dict(reference.state_dict())
+    x = torch.randn(BATCH, WIDTH, dtype=torch.float64, requires_grad=True)
+    expected = torch.autograd.grad(reference(x).sum(), x)[0]
+    for block in blocks:
+        block.calls = 0
+    out = other(x)
+    forward, rebuilt, anchored = CALLS[stem]
+    assert sum(b.calls for b in blocks) == forward * depth
+    out.sum().backward()
+    anchors = len(range(0, depth, every))
+    assert sum(b.calls for b in blocks) == forward * depth + rebuilt * (depth - anchors) + anchored * anchors
+    assert torch.allclose(x.grad, expected, rtol=1e-10, atol=1e-12)
 
 
 def dropout_factory(name: str, layer: int) -> nn.Module:

@@ -149,7 +149,7 @@ def _describe_held(
 _MEMORY_MODULES = {
     "autograd": set(),
     "checkpoint": {"contextlib", "functools", "math", "checkpoint"},
-    "reversible": {"contextlib", "Iterator"},
+    "reversible": {"contextlib"},
 }
 
 
@@ -157,9 +157,7 @@ def _imports(modules: set[str]) -> tuple[str, ...]:
     standard = [
         f"import {name}" for name in ("contextlib", "functools", "math", "numbers", "warnings") if name in modules
     ]
-    collections = ", ".join(
-        name for name in ("Callable", "Iterator", "Sequence") if name == "Callable" or name in modules
-    )
+    collections = ", ".join(name for name in ("Callable", "Sequence") if name == "Callable" or name in modules)
     checkpoint = ["from torch.utils.checkpoint import checkpoint"] if "checkpoint" in modules else []
     return (
         *standard,

@@ -53,10 +53,16 @@ class Solve:
 
 @dataclass(frozen=True, slots=True)
 class Assign:
-    """`a, b = u, v`; one value for several targets is the chain `a = b = v`."""
+    """`a, b = u, v`; one value for several targets is the chain `a = b = v`.
+
+    `given`: `_step` makes the assignment only when the backward pass did not hand the value in (a block output that
+    `_inverse_step` recorded). `recorded`: `_inverse_step` makes it under `torch.enable_grad()`, for that hand-over.
+    """
 
     targets: tuple[str, ...]
     values: tuple[Expression | Block | Solve, ...]
+    given: bool = False
+    recorded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,9 @@ class InverseSpec:
     body: tuple[Assign, ...]
     results: tuple[str, ...]  # the states before it, in the order of `ForwardSpec.states`
     equations: tuple[str, ...]  # the inverse in the language's notation, for the docstring
+    # (name in `_step`, local of `_inverse_step`) of each block output at the states before the layer that both
+    # compute: the inverse records it under grad, and the backward pass's rerun of the layer reuses it
+    handed: tuple[tuple[str, str], ...] = ()
 
 
 def describe_forward(
@@ -145,11 +154,12 @@ class _ForwardWriter:
     def describe(self, inverse: Inverse | None = None) -> ForwardSpec:
         prelude = self._prelude()
         self.inverse_modules: set[str] = set()
+        self.handed_calls: dict[sp.Expr, str] = {}  # a block call the inverse hands to the rerun -> its local there
         inverse_spec = self._inverse(inverse) if inverse is not None else None
         # Run backwards, a layer must recompute the forward pass's values exactly: under autocast the updates'
         # arithmetic then runs in the states' dtype, with each block output cast to it.
         self.cast_to = self.history[self.model.states[0]][0] if inverse is not None else None
-        body = self._layer()
+        body = self._layer(self.handed_calls)
         return ForwardSpec(
             input_name=self.input_name,
             prelude=tuple(prelude),
@@ -239,9 +249,9 @@ class _ForwardWriter:
                 statements.append(Assign(tuple(reversed(history[1:])), (Expression(history[0]),)))
         return statements
 
-    def _layer(self) -> list[Assign]:
+    def _layer(self, handed: dict[sp.Expr, str]) -> list[Assign]:
         """One iteration: each step's block calls, then its update; a state that a later step still reads at its old
-        value is written to `x_next` and shifted in at the end."""
+        value is written to `x_next` and shifted in at the end. The calls in `handed` may be given to the layer."""
         statements, shifts = [], []
         steps = self.form.steps
         for i, step in enumerate(steps):
@@ -249,7 +259,7 @@ class _ForwardWriter:
                 argument = self.printer.print_vector(call.arg)
                 self.names[call.expr] = self.block_outputs[call]
                 block = Block(self.function_keys[call.function], argument, self.cast_to)
-                statements.append(Assign((self.block_outputs[call],), (block,)))
+                statements.append(Assign((self.block_outputs[call],), (block,), given=call.expr in handed))
             value = self._value(step)
             if step.offset == 0:
                 statements.append(Assign((self.names[vector(step.target)],), (value,)))
@@ -325,7 +335,11 @@ class _ForwardWriter:
         vectors = {vector(s, 1 - j) for s in self.model.states for j in range(lags[s] + 2)} | calls
         zero = f"torch.zeros_like({arguments[0]})"
         printer = TorchPrinter(names, frozenset(self.param_names), frozenset(vectors), None, zero)
-        body = []
+        # A block call at a state before the layer that the layer makes too is recorded at a leaf for the rerun.
+        before = {vector(s, -j) for s in self.model.states for j in range(lags[s] + 1)}
+        handed = {c.expr for step in self.form.steps for c in step.calls if c.arg in before} & calls
+        leaves = {c.args[0] for c in handed}
+        body = [self._leaf(names[point]) for point in sorted(leaves, key=sp.default_sort_key) if point in names]
         for step in inverse.steps:
             for call in sorted(step.value.atoms(sp.Function), key=sp.default_sort_key):
                 if is_block(call) and call not in names:
@@ -334,11 +348,30 @@ class _ForwardWriter:
                     block = Block(
                         self.function_keys[function_of(call)], printer.print_vector(call.args[0]), arguments[0]
                     )
-                    body.append(Assign((names[call],), (block,)))
+                    body.append(Assign((names[call],), (block,), recorded=call in handed))
             recovered = self.history[step.target][-step.offset]
             body.append(Assign((recovered,), (Expression(printer.print_vector(step.value)),)))
             names[step.lhs] = recovered
+            if step.lhs in leaves:
+                body.append(self._leaf(recovered))
         self.inverse_modules = set(printer.modules)
+        self.handed_calls = {call: names[call] for call in handed}
         results = tuple(name for state in self.model.states for name in self.history[state])
         equations = [*inverse.lines(), *(f"where {condition}" for condition in inverse.condition_texts())]
-        return InverseSpec(tuple(arguments), tuple(body), results, tuple(docstring_text(e) for e in equations))
+        return InverseSpec(
+            tuple(arguments),
+            tuple(body),
+            results,
+            tuple(docstring_text(e) for e in equations),
+            tuple(sorted((self._output_name(call), local) for call, local in self.handed_calls.items())),
+        )
+
+    @staticmethod
+    def _leaf(name: str) -> Assign:
+        """`x = x.detach().requires_grad_()`: a state the rerun of the layer differentiates at, and a recorded block
+        output depends on."""
+        return Assign((name,), (Expression(f"{name}.detach().requires_grad_()"),))
+
+    def _output_name(self, call: sp.Expr) -> str:
+        """The local of the layer that holds the block call `call`."""
+        return next(name for c, name in self.block_outputs.items() if c.expr == call)

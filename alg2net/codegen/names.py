@@ -135,7 +135,7 @@ GENERATED = frozenset(
     {"self", "torch", "nn", "math", "functools", "warnings", "numbers", "k", "Callable", "Sequence"}
     | {"anderson", "per_layer", "num_groups"}
     | {"interval_raw", "above_raw", "below_raw", "reflection_raws"}  # the helpers of --constrain
-    | {"contextlib", "Iterator", "checkpoint", "Reversible", "layer_random", "layer_backward", "RunningStatisticsKept"}
+    | {"contextlib", "checkpoint", "Reversible", "random_kept", "seed_layer", "layer_backward", "RunningStatisticsKept"}
     | {"states", "length", "start", "stop", "contexts"}  # the locals of the memory modes' forward (memory.md)
     | {kind.class_name for kind in BLOCKS.values()}
 )
