@@ -15,7 +15,7 @@ import sympy as sp
 
 from alg2net.codegen.constrain import HeldSpec, describe_held, held_names
 from alg2net.codegen.forward import ForwardSpec, calls_at, describe_forward
-from alg2net.codegen.memory import MemoryPlan, plan_memory
+from alg2net.codegen.memory import MODULE_TOLERANCE, MemoryPlan, plan_memory
 from alg2net.codegen.names import (
     GENERATED,
     MODULE_ATTRIBUTES,
@@ -149,7 +149,7 @@ def _describe_held(
 _MEMORY_MODULES = {
     "autograd": set(),
     "checkpoint": {"contextlib", "functools", "math", "checkpoint"},
-    "reversible": {"contextlib"},
+    "reversible": {"contextlib", "math"},
 }
 
 
@@ -288,12 +288,15 @@ _MEMORY_DOCS = {
     "reversible": (
         "Memory (compiled with `--memory reversible`): the forward pass keeps only the states every `anchor_every` "
         "layers (the anchors) and the last ones; the backward pass rebuilds each layer's input from its output with "
-        "`_inverse_step`, reruns the layer and backpropagates through it, one layer at a time. The gradients equal "
-        "autograd's up to the round-off of the rebuilt inputs. Layer k draws its random numbers from a seed drawn "
-        "once per forward pass plus k, so a random block (dropout) that a layer calls once sees the same mask in the "
-        "forward pass, the inverse and the rerun; a layer that calls random blocks several times sees them in another "
-        "order in the inverse (use --memory checkpoint). BatchNorm running statistics are restored after the "
-        "inverse and the rerun, so they are updated once per forward pass. Double backward is not supported."
+        "`_inverse_step` (which records the layer's block outputs at that input for the rerun), reruns the layer and "
+        "backpropagates through it, one layer at a time. The states rebuilt before each anchor are checked against "
+        "it: where round-off grew past 16 float eps, that segment is run again from its anchor (so the gradients "
+        "equal autograd's up to that round-off) and `anchor_every` is lowered for later passes; "
+        "`reconstruction_error` holds the largest error of the last backward pass. Layer k draws its random numbers "
+        "from a seed drawn once per forward pass plus k, so a random block (dropout) that a layer calls once sees the "
+        "same mask in the forward pass, the inverse and the rerun; a layer that calls random blocks several times "
+        "sees them in another order there (use --memory checkpoint). BatchNorm running statistics are restored after "
+        "the backward pass, so they are updated once per forward pass. Double backward is not supported."
     ),
 }
 
@@ -307,9 +310,9 @@ def _anchor_doc(form: LearnableForm, plan: MemoryPlan) -> str:
         )
     return (
         f"layers between stored exact states (anchors). The default {plan.anchor_every} is the largest m with "
-        f"6e-8 * a**m <= 1e-4 (float32 reconstruction error under 1e-4 relative), a = {plan.amplification:.4g} the "
-        "growth of a rounding error per layer run backwards, computed at compile time from the file's initial param "
-        "values; training that moves the params changes a. Lower it if the gradients drift; None: only the input."
+        f"6e-8 * a**m <= {MODULE_TOLERANCE:g} (float32), a = {plan.amplification:.4g} the growth of a rounding error "
+        "per layer run backwards, computed at compile time from the file's initial param values, without the blocks; "
+        "the backward pass lowers it where it measures faster growth. None: only the input."
     )
 
 

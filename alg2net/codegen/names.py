@@ -136,6 +136,7 @@ GENERATED = frozenset(
     | {"anderson", "per_layer", "num_groups"}
     | {"interval_raw", "above_raw", "below_raw", "reflection_raws"}  # the helpers of --constrain
     | {"contextlib", "checkpoint", "Reversible", "random_kept", "seed_layer", "layer_backward", "RunningStatisticsKept"}
+    | {"layer_inverse", "replay", "relative_distance", "backward_segments"}
     | {"states", "length", "start", "stop", "contexts"}  # the locals of the memory modes' forward (memory.md)
     | {kind.class_name for kind in BLOCKS.values()}
 )
