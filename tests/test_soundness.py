@@ -245,6 +245,44 @@ def test_a_recurrence_that_overflows_float32_is_not_guaranteed():
     assert data("squaring_recurrence", depth=5)["verdict"] == "not_guaranteed"  # whatever the depth listed
 
 
+# The network the user builds stores its params in float32 (the module's default dtype) -----------------------------
+
+
+def test_a_momentum_that_float32_rounds_onto_the_boundary_is_not_guaranteed():
+    facts = data("float32_momentum")
+    assert row(facts, "consistent")["ok"] and row(facts, "zero-stable")["ok"]  # at the exact value 1 - 1e-11
+    assert facts["verdict"] == "not_guaranteed" and facts["max_depth_guaranteed"] == 0
+    (why,) = facts["reasons"]
+    assert why.startswith("at the float32 values a module stores (beta = 1, h = 0.100000001): zeta = 1 is a multiple")
+    learnable = (DATA / "float32_momentum.alg").read_text().replace("0.99999999999", "0.99999999999 learnable")
+    assert alg2net.check_source(learnable)["verdict"] == "not_guaranteed"  # its initial value, stored likewise
+
+
+@pytest.mark.parametrize(
+    "value, why",
+    [
+        ("1e39", "c = 1000000000000000000000000000000000000000 is past float32's range, where a module stores inf"),
+        ("1e-50", "at the float32 values a module stores (c = 0): "),  # 1/c is then a division by zero
+    ],
+)
+def test_a_constant_that_float32_cannot_hold_is_not_guaranteed(value: str, why: str):
+    """With c = 1e39 a float32 module computes 1/c = 0, the identity map; with c = 1e-50 it divides by zero."""
+    text = f"algorithm tiny\nparam c = {value}\nx[k+1] = x[k] - (1/c) * grad f(x[k])\n"
+    facts = alg2net.check_source(text)
+    assert facts["verdict"] == "not_guaranteed"
+    assert facts["reasons"][0].startswith(why)
+
+
+def test_values_that_float32_holds_closely_enough_keep_the_verdict():
+    """Every example that is guaranteed stays so at its stored values (0.9 is 0.899999976 there); a step that
+    float32 rounds to a subnormal is still a step."""
+    for path in sorted(EXAMPLES.glob("*.alg")):
+        facts = alg2net.check_source(path.read_text())
+        assert all(c["name"] != "float32 values" for c in facts["conditions"]), path.name
+    facts = alg2net.check_source("algorithm small\nparam h = 1e-40\nx[k+1] = x[k] - h * grad f(x[k])\n")
+    assert facts["verdict"] == "guaranteed"
+
+
 def test_a_recurrence_from_another_start_is_decided_from_that_start():
     one = alg2net.check_source((EXAMPLES / "fista_momentum.alg").read_text())
     three = alg2net.check_source((EXAMPLES / "fista_momentum.alg").read_text().replace("t[0] = 1", "t[0] = 3"))

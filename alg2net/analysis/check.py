@@ -29,14 +29,15 @@ when the output is not the integrated state (`points`), whose sequence the linea
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import sympy as sp
 
 from alg2net.analysis import conditions, multistep, points
-from alg2net.analysis.facts import CheckFacts, LayerFacts, RootFact, ScaleTexts, StepTexts
+from alg2net.analysis.facts import CheckFacts, Condition, LayerFacts, RootFact, ScaleTexts, StepTexts
 from alg2net.analysis.fixed_depth import fixed_network, undefined, zero_scale
 from alg2net.analysis.limits import Network, Where, network, pi_at
-from alg2net.analysis.params import Params, at_trained, collect, joint_region, with_regions
+from alg2net.analysis.params import Params, as_stored, at_trained, collect, joint_region, with_regions
 from alg2net.analysis.reduce import ZETA, StateSpace, output_recurrence, state_space
 from alg2net.analysis.reversal import reversal
 from alg2net.analysis.roots import decimal_modulus, render_root, root_facts
@@ -49,8 +50,46 @@ from alg2net.printing import learnable_lines
 
 def check(form: LearnableForm, depth: int = 100, trained: Trained | None = None) -> CheckFacts:
     """The facts of check.md for `form`, with the frozen layers of a network of depth `depth`; with `trained`, at
-    the learnable params' trained values (guarantee.md)."""
+    the learnable params' trained values (guarantee.md). A `guaranteed` at the params' exact values is decided again
+    at the float32 values a module stores for its constants (`stored-values`)."""
     params = collect(form) if trained is None else at_trained(collect(form), trained)
+    facts = _check(form, params, depth, trained)
+    if trained is not None or facts.verdict != conditions.GUARANTEED:
+        return facts  # a trained checkpoint's values are the stored ones
+    return _at_stored(form, params, depth, facts)
+
+
+def _at_stored(form: LearnableForm, params: Params, depth: int, facts: CheckFacts) -> CheckFacts:
+    """`facts`, whose verdict is `guaranteed`, with the failing condition `stored-values` where the network is not
+    guaranteed at the float32 values of its constants (a module's default dtype): a value past float32's range is
+    inf there; a rounded one can land on a boundary (beta = 0.99999999999 is stored as 1, a double root)."""
+    stored, values = as_stored(params, form)
+    if not values:
+        return facts
+    shown = ", ".join(f"{name} = {value:.9g}" for name, value in values.items())
+    infinite = [fact for fact in params.facts if math.isinf(values.get(fact.name, 0.0))]
+    again = None
+    if infinite:
+        why = "; ".join(f"{p.name} = {p.value} is past float32's range, where a module stores inf" for p in infinite)
+    else:
+        try:
+            again = _check(form, stored, depth, None)
+        except Alg2NetError as error:
+            why = f"at the float32 values a module stores ({shown}): {error.message}"
+        else:
+            if again.verdict == conditions.GUARANTEED:
+                return facts
+            why = f"at the float32 values a module stores ({shown}): {'; '.join(again.reasons)}"
+    rows = (*facts.conditions, Condition("stored-values", "float32 values", False, why))
+    reasons, verdict = conditions.verdict(list(rows))
+    depths = [d for d in (facts.max_depth_guaranteed, again and again.max_depth_guaranteed) if d is not None]
+    return dataclasses.replace(
+        facts, conditions=rows, reasons=reasons, verdict=verdict, max_depth_guaranteed=min(depths, default=0)
+    )
+
+
+def _check(form: LearnableForm, params: Params, depth: int, trained: Trained | None) -> CheckFacts:
+    """The facts at `params`' values."""
     space = state_space(form, params.substitution)
     pi = output_recurrence(space)
     rho, steps = multistep.rho(pi, space.variables), multistep.effective_steps(pi, space.variables)

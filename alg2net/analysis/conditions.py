@@ -37,6 +37,8 @@ CODES = {  # stable: tests and tools match on these; the names and whys are for 
     "finite-coefficients": "every recurrence and schedule stays a finite float32 at every layer",
     "param-region": "a learnable param's initial value lies in its region (informative; with --weights, a trained"
     " constant outside its region fails)",
+    "stored-values": "the verdict holds at the float32 values a module stores for the constants (listed only where"
+    " it fails)",
 }
 
 GUARANTEED, NOT_GUARANTEED = "guaranteed", "not_guaranteed"

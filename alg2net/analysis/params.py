@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import math
+import struct
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.functions.elementary.hyperbolic import HyperbolicFunction
+from sympy.functions.elementary.trigonometric import TrigonometricFunction
 
 from alg2net.analysis import region
 from alg2net.analysis.facts import JointRegion, ParamFacts, Region
@@ -149,6 +153,50 @@ def at_trained(params: Params, trained: Trained) -> Params:
             fact = dataclasses.replace(fact, trained=floats, trained_texts=value.texts)
         facts.append(fact)
     return dataclasses.replace(params, learnable=learnable, trained=per_layer, of="trained", facts=tuple(facts))
+
+
+def as_stored(params: Params, form: LearnableForm) -> tuple[Params, dict[str, float]]:
+    """`params` with each constant (fixed, or a learnable one's initial value) at the float32 value a module stores
+    for it (its dtype's default), and those values by name where they differ from the exact ones. A constant beyond
+    float32's range is stored as inf: `params` is returned unchanged then, the inf among the values. A constant that
+    the updates read inside exp, log or a fractional power keeps its exact value unless float32 rounds it to an
+    integer (SymPy cannot factor over exp(p/q) with q = 2^27)."""
+    names = {symbol: name for name, symbol in params.symbols.items()}
+    inside = _read_inside_functions(form)
+    substitution, learnable, stored = dict(params.substitution), dict(params.learnable), {}
+    for values in (substitution, learnable):
+        for atom, value in values.items():
+            if not (isinstance(atom, sp.Symbol) and value.is_number):  # schedules, and kept symbols
+                continue
+            single, name = _float32(value), names.get(atom, atom.name)
+            if name in inside and not (math.isinf(single) or single.is_integer()):
+                continue
+            if math.isinf(single) or sp.Rational(single) != value:
+                stored[name] = single
+                values[atom] = value if math.isinf(single) else sp.Rational(single)
+    if any(math.isinf(value) for value in stored.values()):
+        return params, stored
+    return dataclasses.replace(params, substitution=substitution, learnable=learnable), stored
+
+
+def _read_inside_functions(form: LearnableForm) -> set[str]:
+    """The names of the params that the updates read inside exp, log, a trigonometric or hyperbolic function, or a
+    fractional power."""
+    transcendental = (sp.exp, sp.log, TrigonometricFunction, HyperbolicFunction)
+    found: set[str] = set()
+    for step in form.steps:
+        for part in step.value.atoms(sp.Function, sp.Pow):
+            if isinstance(part, transcendental) or (isinstance(part, sp.Pow) and not part.exp.is_integer):
+                found |= {str(getattr(a, "base", a)) for a in part.atoms(sp.Symbol, sp.Indexed)}
+    return found
+
+
+def _float32(value: sp.Expr) -> float:
+    """`value` rounded to float32, inf beyond its range."""
+    try:
+        return struct.unpack("f", struct.pack("f", float(value)))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
 
 
 # Regions -----------------------------------------------------------------------------------------------------------
