@@ -68,24 +68,36 @@ def _at_stored(form: LearnableForm, params: Params, depth: int, facts: CheckFact
         return facts
     shown = ", ".join(f"{name} = {value:.9g}" for name, value in values.items())
     infinite = [fact for fact in params.facts if math.isinf(values.get(fact.name, 0.0))]
-    again = None
+    found: int | None = 0
     if infinite:
         why = "; ".join(f"{p.name} = {p.value} is past float32's range, where a module stores inf" for p in infinite)
     else:
         try:
-            again = _check(form, stored, depth, None)
+            reasons, found = _verdict(form, stored, depth)
         except Alg2NetError as error:
             why = f"at the float32 values a module stores ({shown}): {error.message}"
         else:
-            if again.verdict == conditions.GUARANTEED:
+            if not reasons:
                 return facts
-            why = f"at the float32 values a module stores ({shown}): {'; '.join(again.reasons)}"
+            why = f"at the float32 values a module stores ({shown}): {'; '.join(reasons)}"
     rows = (*facts.conditions, Condition("stored-values", "float32 values", False, why))
     reasons, verdict = conditions.verdict(list(rows))
-    depths = [d for d in (facts.max_depth_guaranteed, again and again.max_depth_guaranteed) if d is not None]
+    depths = [d for d in (facts.max_depth_guaranteed, found) if d is not None]
     return dataclasses.replace(
         facts, conditions=rows, reasons=reasons, verdict=verdict, max_depth_guaranteed=min(depths, default=0)
     )
+
+
+def _verdict(form: LearnableForm, params: Params, depth: int) -> tuple[tuple[str, ...], int | None]:
+    """The reasons against the verdict at `params`' values (none: guaranteed) and `max_depth_guaranteed`: what
+    `_check` decides, without the facts that do not decide it."""
+    space = state_space(form, params.substitution)
+    pi = output_recurrence(space)
+    rho, steps = multistep.rho(pi, space.variables), multistep.effective_steps(pi, space.variables)
+    net = _network(form, params, space, rho, steps, depth)
+    rows = conditions.conditions(net, form.model.output, form.model.functions, params.facts, _writer(params))
+    reasons, _ = conditions.verdict(rows)
+    return reasons, _every_depth(net, form.model, _writer(params))["max_depth_guaranteed"]
 
 
 def _check(form: LearnableForm, params: Params, depth: int, trained: Trained | None) -> CheckFacts:
