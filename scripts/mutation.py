@@ -1,0 +1,137 @@
+"""Mutation testing of `alg2net/analysis` and `alg2net/codegen` with a pinned mutmut (not part of CI).
+
+    pip install mutmut==3.8.1
+    python scripts/mutation.py                          # every mutant (about 11,000: days on 2 cores)
+    python scripts/mutation.py --sample 200 --seed 1    # a reproducible random sample of them
+    python scripts/mutation.py NAME [NAME ...]          # (re)run these mutants (names or globs)
+    mutmut show NAME                                    # the diff of a mutant
+
+The configuration is `[tool.mutmut]` in pyproject.toml. mutmut copies the package, the tests, the grammars, the
+templates and the examples into `mutants/` and runs, for each mutant, the tests that call the mutated function.
+The tests that run `python -m alg2net` in a subprocess run the mutant too: PYTHONPATH puts `mutants/` ahead of the
+editable install (which would import the unmutated package), and the subprocess inherits MUTANT_UNDER_TEST (but
+see SITECUSTOMIZE). A full run keeps the results it already has, so it resumes; named or sampled mutants are
+always rerun. Timeouts count as killed; mutants that no test reaches count as survivors; the kill rate leaves out
+the mutants in EQUIVALENT (reviewed by hand: no test can tell them from the original).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import importlib.metadata
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+PINNED = "3.8.1"
+ROOT = Path(__file__).resolve().parent.parent
+MUTANTS = ROOT / "mutants"
+# mutmut's exit codes (mutmut/stats.py) grouped into the verdicts this script reports.
+VERDICTS = {0: "survived", 1: "killed", 3: "killed", 5: "no tests", 33: "no tests", None: "not checked"}
+VERDICTS |= dict.fromkeys((24, -24, 36, 152, 255), "timeout")
+# Mutant name -> why no test can tell it from the original (reviewed in the sample run of issue 11, at commit
+# 61e2fa8; mutmut numbers the mutants of a function afresh when it changes, so review again after an edit).
+EQUIVALENT: dict[str, str] = {
+    "alg2net.analysis.constrain.x__candidates__mutmut_4": "a non-polynomial rho leaves a non-polynomial candidate",
+    "alg2net.analysis.region.x__changes__mutmut_96": "the name of a dummy symbol, u or U, that no param shares",
+    "alg2net.analysis.recurrences.x__fixed_points__mutmut_61": "evalf(None) sorts by 15 digits, as evalf(30) does",
+    "alg2net.analysis.roots.x__aberth__mutmut_53": "Newton, else mpmath.polyroots, still finds every root",
+    "alg2net.analysis.roots.x__newton__mutmut_26": "a looser stop within the 5 guard digits: same rounded roots",
+    "alg2net.analysis.sequences.x_preimage__mutmut_25": "d*c is never 0 for an infinite c",
+}
+# Copies the tree into mutants/ and writes every mutant, so that the names exist before `mutmut run`.
+GENERATE = """
+import os
+import mutmut.__main__ as m
+m.set_mutant_under_test("mutant_generation")
+os.makedirs("mutants", exist_ok=True)
+m.copy_src_dir(); m.copy_also_copy_files(); m.setup_source_paths(); m.store_lines_covered_by_tests()
+m.create_mutants(1)
+"""
+# On PYTHONPATH, so imported by every Python a test starts: in mutmut's stats run (MUTANT_UNDER_TEST=stats) the
+# copy's functions record their callers, which fails outside mutants/ (mutmut looks for its configuration in the
+# working directory) and would be lost anyway; so a subprocess runs the unmutated functions then.
+SITECUSTOMIZE = """import os
+
+if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+    del os.environ["MUTANT_UNDER_TEST"]
+"""
+
+
+def check_version() -> None:
+    try:
+        version = importlib.metadata.version("mutmut")
+    except importlib.metadata.PackageNotFoundError:
+        version = "none"
+    if version != PINNED:
+        sys.exit(f"mutmut {PINNED} is required (found {version}): pip install mutmut=={PINNED}")
+
+
+def results() -> dict[str, int | None]:
+    """Every mutant's name -> mutmut's exit code for it (None: not run yet)."""
+    codes: dict[str, int | None] = {}
+    for meta in sorted(MUTANTS.rglob("*.py.meta")):
+        codes |= json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    return codes
+
+
+def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% for z = 1.96)."""
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return centre - half, centre + half
+
+
+def report(codes: dict[str, int | None], sampled: bool) -> None:
+    verdicts = {name: VERDICTS.get(code, "suspicious") for name, code in codes.items()}
+    counts = Counter(verdicts.values())
+    print("\n" + ", ".join(f"{verdict}: {count}" for verdict, count in sorted(counts.items())))
+    judged = [name for name, verdict in verdicts.items() if verdict != "not checked" and name not in EQUIVALENT]
+    caught = sum(verdicts[name] in ("killed", "timeout") for name in judged)
+    equivalent = sum(name in EQUIVALENT for name in verdicts)
+    print(f"mutants run: {len(codes) - counts['not checked']}, equivalent (left out): {equivalent}")
+    if judged:
+        line = f"kill rate (killed + timed out, of the non-equivalent): {caught}/{len(judged)} = {caught / len(judged):.1%}"
+        if sampled:
+            low, high = wilson(caught, len(judged))
+            line += f", 95% Wilson interval [{low:.1%}, {high:.1%}]"
+        print(line)
+    survivors = sorted(name for name in judged if verdicts[name] not in ("killed", "timeout"))
+    for name in survivors:
+        print(f"  {verdicts[name]}: {name}")
+    for name in sorted(set(EQUIVALENT) & set(verdicts)):
+        print(f"  equivalent: {name} ({EQUIVALENT[name]})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mutants", nargs="*", help="mutant names or globs to (re)run; default: all, or --sample")
+    parser.add_argument("--sample", type=int, metavar="N", help="also run a random sample of N mutants")
+    parser.add_argument("--seed", type=int, default=0, help="the seed of the sample (default 0)")
+    parser.add_argument("--max-children", type=int, default=1, help="parallel mutmut workers (default 1)")
+    args = parser.parse_args()
+    check_version()
+    os.chdir(ROOT)
+    subprocess.run([sys.executable, "-c", GENERATE], check=True, stdout=subprocess.DEVNULL)
+    (MUTANTS / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    names = list(args.mutants)
+    if args.sample:
+        names += random.Random(args.seed).sample(sorted(results()), args.sample)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(MUTANTS), os.environ.get("PYTHONPATH")]))}
+    command = ["mutmut", "run", "--max-children", str(args.max_children), *names]
+    subprocess.run(command, env=env, check=False)
+    codes = results()
+    if names:
+        codes = {name: code for name, code in codes.items() if any(fnmatch.fnmatch(name, n) for n in names)}
+    report(codes, sampled=bool(args.sample))
+
+
+if __name__ == "__main__":
+    main()

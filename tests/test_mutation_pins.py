@@ -1,0 +1,187 @@
+"""Facts that the rest of the suite left unchecked, found by mutation testing (`python scripts/mutation.py`): each
+test pins a behaviour that a surviving mutant of alg2net/analysis or alg2net/codegen changed."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+import alg2net
+from alg2net.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY_BALL = ROOT / "examples" / "heavy_ball.alg"
+LM_RESNET = ROOT / "examples" / "lm_resnet.alg"
+
+
+def _check(capsys, *argv: str) -> tuple[int, str]:
+    status = main(["check", *map(str, argv)])
+    return status, capsys.readouterr().out
+
+
+def _checkpoint(tmp_path: Path, source: Path, depth: int, **layers: dict[int, float]) -> str:
+    """The state dict of `source`'s network (width 4) with some layers of its schedules set, saved to a file."""
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        network = alg2net.load(source)(4, depth)
+    with torch.no_grad():
+        for name, values in layers.items():
+            for k, value in values.items():
+                getattr(network, name)[k] = value
+    path = tmp_path / "model.pt"
+    torch.save(network.state_dict(), path)
+    return str(path)
+
+
+def _source(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "algorithm.alg"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# check: the text report ---------------------------------------------------------------------------------------------
+
+
+def test_the_report_has_a_reversal_section(capsys):
+    status, out = _check(capsys, HEAVY_BALL)
+    assert status == 0
+    assert "\n\nreversal (run backwards, memory.md)\n  x[k-1] = " in out
+
+
+def test_a_checkpoint_that_fixes_the_depth_says_so_in_the_depth_line(tmp_path, capsys):
+    path = _checkpoint(tmp_path, LM_RESNET, 40)
+    status, out = _check(capsys, LM_RESNET, "--weights", path)
+    assert status == 0
+    assert "\ndepth: 40, fixed by the checkpoint; every layer passes at its trained values\n" in out
+
+
+def test_a_recurrence_through_abs_is_bounded_layer_by_layer():
+    """Interval arithmetic encloses abs(t[k]): the first 2002 layers are proven to pass (the tail is left open)."""
+    text = "algorithm ab\nparam t[0] = 1\nparam t[k+1] = 1 + abs(t[k])/2\nx[k+1] = x[k] - t[k]*grad f(x[k])\n"
+    facts = alg2net.check_source(text)
+    assert facts["verdict"] == "not_guaranteed" and facts["max_depth_guaranteed"] == 2002
+
+
+def test_momentum_that_tends_to_one_geometrically_gives_an_undamped_second_order_limit():
+    """t[k+1] = sqrt(t[k]) reaches 1 geometrically, so k*rho'(1) -> 0: no damping term x'/t in the limit."""
+    text = "algorithm g\nparam t[0] = 1/2\nparam t[k+1] = sqrt(t[k])\nx[k+1] = x[k] + t[k]*(x[k] - x[k-1]) - grad f(x[k])\n"
+    facts = alg2net.check_source(text)
+    assert facts["verdict"] == "not_guaranteed"
+    assert facts["second_order_limit"] == "x'' + T_f(x) = 0 with t = k*sqrt(h)"
+
+
+def _frozen_layers(facts: dict) -> dict:
+    return next(c for c in facts["conditions"] if c["name"] == "frozen layers")
+
+
+def _recurrence(step: str, start: str, update: str) -> dict:
+    return alg2net.check_source(f"algorithm r\nparam t[0] = {start}\nparam t[k+1] = {step}\nx[k+1] = {update}\n")
+
+
+def test_a_cube_root_recurrence_is_followed_to_its_fixed_point():
+    """t[k+1] = t[k]^(1/3) from 1/8 rises to the fixed point 1 (found by solving g(t) = t over the reals)."""
+    facts = _recurrence("t[k]^(1/3)", "1/8", "x[k] - grad f(x[k]) + (t[k]/2)*(x[k] - x[k-1])")
+    assert facts["verdict"] == "guaranteed"
+    assert facts["roots_of"] == "in the limit k -> oo" and facts["rho_value"] == "zeta**2 - 3/2*zeta + 1/2"
+    assert "t[k] -> 1 monotonically from k = 0 on" in _frozen_layers(facts)["why"]
+
+
+def test_a_recurrence_that_grows_without_bound_is_described_and_bounded_below_only():
+    grows = "t[k] + 1/t[k]"
+    facts = _recurrence(grows, "1", "x[k] - grad f(x[k])/t[k]")
+    assert _frozen_layers(facts)["why"] == (
+        "every layer k >= 0 passes (t[k] -> oo: t[k+1] > t[k] from k = 0 on, with no fixed point above)"
+    )
+    # the momentum t[k]/4 passes 1 once t[k] > 4: the layers cannot all pass
+    facts = _recurrence(grows, "1", "x[k] - grad f(x[k]) + (t[k]/4)*(x[k] - x[k-1])")
+    assert facts["verdict"] == "not_guaranteed" and _frozen_layers(facts)["ok"] is False
+
+
+def test_a_recurrence_of_period_two_takes_exactly_its_two_values():
+    """t = 2, 1/2, 2, ...: the momentum 8t^2 - 20t + 8 is 0 at both, so every layer passes; at the mean of the two
+    values, or anything between, it would not."""
+    facts = _recurrence("1/t[k]", "2", "x[k] - grad f(x[k]) + (8*t[k]^2 - 20*t[k] + 8)*(x[k] - x[k-1])")
+    assert facts["verdict"] == "guaranteed" and facts["rho_value"] == "zeta**2 - zeta"
+    assert _frozen_layers(facts)["why"] == "every layer k >= 0 passes (decided exactly in k on even and odd layers)"
+
+
+# check --weights: layers past a schedule's float32 range, and blocks that see 0*x ----------------------------------
+
+OVERFLOWING = """algorithm ovf
+param t[0] = 1
+param t[k+1] = 2*t[k]
+param kn[k] = 0.5 learnable
+x[k+1] = x[k] - t[k]*grad f(x[k]) + kn[k]*(x[k] - x[k-1])
+"""
+
+
+def test_layers_past_the_float32_range_of_a_schedule_are_listed_with_their_trained_values(tmp_path, capsys):
+    """t[k] = 2^k leaves float32 at k = 128: from layer 127 on a layer has no finite coefficients. Exactly ten
+    layers fail (127-136), which the reasons list one by one, with no "0 more layers" after them."""
+    source = _source(tmp_path, OVERFLOWING)
+    status, out = _check(capsys, source, "--weights", _checkpoint(tmp_path, source, 137), "--json")
+    facts = json.loads(out)
+    assert status == 1 and facts["fixed_depth"] == 137
+    why = "a coefficient has no finite value (division by zero, or a recurrence past the float32 range)"
+    assert facts["reasons"] == [f"layer {k}: kn = 0.5; {why}" for k in range(127, 137)]
+    assert facts["layers"][127] == {
+        "k": 127,
+        "values": {"kn": 0.5},
+        "finite": False,
+        "consistent": False,
+        "zero_stable": False,
+        "strongly_stable": False,
+        "guaranteed": False,
+        "roots": [],
+        "why": facts["reasons"][0],
+    }
+    assert facts["layers"][126]["finite"] is True and facts["layers"][126]["guaranteed"] is True
+
+
+def test_a_layer_whose_block_sees_zero_says_so(tmp_path, capsys):
+    source = _source(
+        tmp_path,
+        "algorithm sp\nparam h = 1\nparam s[k] = 1 learnable\nx[k+1] = x[k] - h*grad f(x[k]) - h*grad g(s[k]*x[k])\n",
+    )
+    status, out = _check(capsys, source, "--weights", _checkpoint(tmp_path, source, 5, s={2: 0.0}), "--json")
+    layer = json.loads(out)["layers"][2]
+    assert status == 1 and layer["guaranteed"] is False and layer["zero_stable"] is True
+    assert layer["why"] == "layer 2: s = 0; T_g sees 0*x here: the limit field does not depend on the state"
+
+
+def test_an_undefined_layer_names_every_trained_value_at_that_layer(tmp_path, capsys):
+    source = _source(
+        tmp_path,
+        "algorithm undef\nparam a = 1 learnable\nparam s[k] = 1 learnable\nx[k+1] = x[k] - (a/s[k])*grad f(x[k])\n",
+    )
+    status = main(["check", str(source), "--weights", _checkpoint(tmp_path, source, 5, s={2: 0.0})])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "error: at layer 2, at the trained values (a = 1, s = 0), 1/s = zoo is not a finite real number" in err
+
+
+# compile --memory reversible and --constrain ------------------------------------------------------------------------
+
+
+def test_the_inverse_names_a_block_output_after_its_point():
+    source = alg2net.compile_source(HEAVY_BALL.read_text(encoding="utf-8"), memory="reversible")
+    assert 'grad_f_x = self._block("f", k)(x).to(x_next.dtype)' in source
+    assert 'return (x, x_prev), {"grad_f_x": grad_f_x}' in source
+
+
+def test_the_inverse_puts_a_scalar_before_a_state_in_a_product():
+    text = (
+        "algorithm t\nparam h = 1\nparam beta = 9/10 learnable\n"
+        "x[k+1] = x[k] + exp(beta)*(x[k] - x[k-1]) - h*grad f(x[k])\n"
+    )
+    source = alg2net.compile_source(text, memory="reversible")
+    assert "x_prev = torch.exp(-self.beta) * (x + torch.exp(self.beta) * x - self.h * grad_f_x - x_next)" in source
+
+
+def test_a_constrained_schedule_is_documented_as_one_value_per_layer():
+    source = alg2net.compile_source(LM_RESNET.read_text(encoding="utf-8"), constrain=True)
+    assert '"""`kn` (one value per layer), held in -0.99999 < kn < 0.99999' in source
