@@ -105,7 +105,7 @@ def amplification(form: LearnableForm) -> Amplification:
     factor = _numeric_factor(poly, initial_values(form))
     if factor is None:  # a value SymPy could not reduce to a number: no estimate, so anchor every layer
         return Amplification(None, math.inf)
-    return Amplification(_symbolic_growth(poly), max(factor, 1.0))
+    return Amplification(_symbolic_growth(poly, factor), max(factor, 1.0))
 
 
 def _numeric_factor(poly: sp.Poly, values: dict[sp.Basic, sp.Expr]) -> float | None:
@@ -166,13 +166,17 @@ def _companion(coefficients: list) -> mpmath.matrix:
     return companion
 
 
-def _symbolic_growth(poly: sp.Poly) -> sp.Expr | None:
+def _symbolic_growth(poly: sp.Poly, factor: float) -> sp.Expr | None:
     """max |1/zeta| over the roots of `poly` off the unit circle (1 when there are none), from SymPy's closed forms
     of the roots of each irreducible factor; None with a zero root, or where a factor is beyond degree 4 and neither
-    a binomial nor cyclotomic (its closed forms, if any, are not worth their cost)."""
+    a binomial nor cyclotomic (its closed forms, if any, are not worth their cost). Of a numeric `poly` with such a
+    factor of degree 3 or 4 (a cubic's closed form takes SymPy seconds to compare), `factor` as a decimal."""
     try:
-        factors = [factor for factor, _ in sp.factor_list(poly)[1]]
-        if any(f.degree() > 4 and f.length() > 2 and not f.is_cyclotomic for f in factors):
+        factors = [f for f, _ in sp.factor_list(poly)[1]]
+        hard = [f for f in factors if f.degree() > 2 and f.length() > 2 and not f.is_cyclotomic]
+        if hard and not any(c.free_symbols for c in poly.all_coeffs()):
+            return sp.Integer(1) if factor <= 1 else sp.Float(factor, 6)
+        if any(f.degree() > 4 for f in hard):
             return None
         if all(f.degree() <= 4 for f in factors):  # the closed forms of the whole polynomial
             found = [(poly, [root for root in sp.roots(poly, multiple=True) if root != 0])]
@@ -187,17 +191,25 @@ def _symbolic_growth(poly: sp.Poly) -> sp.Expr | None:
 
 
 def _growth(roots: list[sp.Expr]) -> sp.Expr:
-    """max |1/zeta| over the roots off the unit circle, 1 when there are none; each distinct modulus is simplified
+    """max |1/zeta| over the roots off the unit circle, 1 when there are none; each distinct modulus is decided
     once."""
     on_circle: dict[sp.Expr, bool] = {}
     growing = set()
     for root in dict.fromkeys(roots):
         modulus = sp.Abs(root)
         if modulus not in on_circle:
-            on_circle[modulus] = sp.simplify(modulus - 1) == 0
+            on_circle[modulus] = _is_one(modulus)
         if not on_circle[modulus]:
             growing.add(sp.Abs(1 / root))
     return sp.Max(*growing) if growing else sp.Integer(1)
+
+
+def _is_one(modulus: sp.Expr) -> bool:
+    """Whether `modulus` is 1: a numeric one 10^-20 away or more is not (SymPy's simplify of a cubic's closed form
+    can take minutes), otherwise simplify decides."""
+    if not modulus.free_symbols and abs(sp.N(modulus - 1, 30)) > sp.Float("1e-20"):
+        return False
+    return sp.simplify(modulus - 1) == 0
 
 
 def _layer_at_zero(form: LearnableForm) -> sp.Matrix:

@@ -7,9 +7,11 @@
 Float32, gamma = 0.9, MLP blocks (Linear-ReLU-Linear, hidden = width). Every network computes the same function:
 momentumnet's update v = gamma*v + (1 - gamma)*f(x) is given f = -T, alg2net's v = gamma*v - (1 - gamma)*T(x).
 Columns: `activations`, the bytes saved for backward during the forward pass (saved_tensors_hooks on the CPU,
-memory allocated above the weights on cuda); `time`, one forward + backward after a warm-up; `grad x` and `grad W`,
-the relative error (2-norm) of the input's and the block weights' gradients against alg2net's autograd module run in
-float64 with the same weights. Each configuration runs in a process of its own.
+memory allocated above the weights on cuda); `time`, one forward + backward after a warm-up; `grad x 1st`, `grad x`
+and `grad W`, the relative error (2-norm) of the input's gradient in the first pass and of the input's and the block
+weights' gradients in the second, against alg2net's autograd module run in float64 with the same weights;
+`anchors`, reversible's `anchor_every` after the first pass (it lowers the compiled 26 where it measures faster
+growth). Each configuration runs in a process of its own.
 """
 
 from __future__ import annotations
@@ -78,15 +80,17 @@ def measure(network: str, depth: int, width: int, batch: int, device: str) -> di
     reference, reference_weights = build("autograd", depth, width, device, seed=0)
     reference.double()
     x = torch.randn(batch, width, device=device)
-    gradients(net, weights, x)  # warm-up
+    first_x, _ = gradients(net, weights, x)  # also the warm-up; reversible may lower its anchor spacing here
     grad_x, grad_w = gradients(net, weights, x)
     ref_x, ref_w = gradients(reference, reference_weights, x.double())
     measured = forward_backward(net, x.clone().requires_grad_(), device)
     return {
         "activations": measured["activations"],
         "seconds": measured["seconds"],
+        "first_x": relative(first_x, ref_x),
         "grad_x": relative(grad_x, ref_x),
         "grad_w": relative(grad_w, ref_w),
+        "anchor_every": getattr(net, "anchor_every", None),
     }
 
 
@@ -109,7 +113,10 @@ def main() -> int:
         networks = NETWORKS[:2]
     else:
         networks = NETWORKS
-    print(f"{'network':12} {'depth':>5} {'width':>5} {'activations':>12} {'time':>8} {'grad x':>9} {'grad W':>9}")
+    print(
+        f"{'network':12} {'depth':>5} {'width':>5} {'activations':>12} {'time':>8} {'grad x 1st':>10} {'grad x':>9}"
+        f" {'grad W':>9} {'anchors':>7}"
+    )
     for depth in args.depths:
         for width in args.widths:
             times = {}
@@ -120,7 +127,8 @@ def main() -> int:
                 times[network] = result["seconds"]
                 print(
                     f"{network:12} {depth:>5} {width:>5} {result['activations'] / 2**20:>9.2f} MiB "
-                    f"{result['seconds']:>7.3f}s {result['grad_x']:>9.1e} {result['grad_w']:>9.1e}",
+                    f"{result['seconds']:>7.3f}s {result['first_x']:>10.1e} {result['grad_x']:>9.1e}"
+                    f" {result['grad_w']:>9.1e} {result['anchor_every'] or '':>7}",
                     flush=True,
                 )
             ratios = ", ".join(f"{n} {times[n] / times['autograd']:.2f}x" for n in networks[1:])

@@ -34,7 +34,7 @@ from alg2net.resolve import ParamKind
 # The constructor's own names: a param whose keyword would clash with one is renamed (`width` -> `width_`).
 _INIT_NAMES = frozenset(
     {"width", "depth", "block_factory", "tied", "solver_max_iter", "solver_tol", "device", "dtype", "anchor_every"}
-    | {"factory_kwargs", "layers", "layer", "name"}
+    | {"reconstruction_tolerance", "factory_kwargs", "layers", "layer", "name"}
 )
 
 _DOC_WIDTH = 116  # the class docstring's lines, within the project's 120 once indented in the class body
@@ -258,6 +258,7 @@ def _class_doc(
         ]
     if plan.mode == "reversible":
         args.append(("anchor_every", _anchor_doc(form, plan)))
+        args.append(("reconstruction_tolerance", _TOLERANCE_DOC))
     args.append(
         ("device, dtype", "where and in which dtype params, buffers and default blocks are made, as in nn.Linear.")
     )
@@ -290,7 +291,8 @@ _MEMORY_DOCS = {
         "layers (the anchors) and the last ones; the backward pass rebuilds each layer's input from its output with "
         "`_inverse_step` (which records the layer's block outputs at that input for the rerun), reruns the layer and "
         "backpropagates through it, one layer at a time. The states rebuilt before each anchor are checked against "
-        "it: where round-off grew past 16 float eps, that segment is run again from its anchor (so the gradients "
+        "it: where round-off grew past `reconstruction_tolerance`, that segment is run again from its anchor (so the "
+        "gradients "
         "equal autograd's up to that round-off) and `anchor_every` is lowered for later passes; "
         "`reconstruction_error` holds the largest error of the last backward pass. Layer k draws its random numbers "
         "from a seed drawn once per forward pass plus k, so a random block (dropout) that a layer calls once sees the "
@@ -299,6 +301,13 @@ _MEMORY_DOCS = {
         "the backward pass, so they are updated once per forward pass. Double backward is not supported."
     ),
 }
+
+
+_TOLERANCE_DOC = (
+    "the relative error of the states rebuilt before an anchor past which the backward pass runs that segment again "
+    "from the anchor and lowers anchor_every; None: 16 eps of the states' dtype (1.9e-6 in float32). A larger one "
+    "(memory.md's 1e-4) keeps fewer anchors and gradients further from autograd's."
+)
 
 
 def _anchor_doc(form: LearnableForm, plan: MemoryPlan) -> str:

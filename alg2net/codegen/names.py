@@ -115,6 +115,8 @@ MODULE_ATTRIBUTES = frozenset(
         "_prox",
         "memory",
         "anchor_every",
+        "reconstruction_tolerance",
+        "reconstruction_error",
         "_step",
         "_segment",
         "_inverse_step",
