@@ -283,6 +283,18 @@ def test_values_that_float32_holds_closely_enough_keep_the_verdict():
     assert facts["verdict"] == "guaranteed"
 
 
+def test_a_recurrence_whose_next_fixed_point_is_a_cubic_root_is_decided_without_a_traceback():
+    """g(t) = 3t - t^3 + 1/7 from 1/3: its fixed points are roots of a cubic (no interval enclosure, which raised),
+    and the orbit grows like t^(3^k) (exact enclosures that never ended): not_guaranteed, with the overflow."""
+    text = (
+        "algorithm cubic\nparam t[0] = 1/3\nparam t[k+1] = 3*t[k] - t[k]^3 + 1/7\n"
+        "x[k+1] = x[k] - 0.1*grad f(x[k]) + 0.1*t[k]*(x[k] - x[k-1])\n"
+    )
+    facts = alg2net.check_source(text)
+    assert facts["verdict"] == "not_guaranteed"
+    assert facts["reasons"][-1].startswith("t[8] exceeds the float32 range")
+
+
 def test_a_recurrence_from_another_start_is_decided_from_that_start():
     one = alg2net.check_source((EXAMPLES / "fista_momentum.alg").read_text())
     three = alg2net.check_source((EXAMPLES / "fista_momentum.alg").read_text().replace("t[0] = 1", "t[0] = 3"))

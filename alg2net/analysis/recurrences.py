@@ -31,6 +31,7 @@ from alg2net.derive import K
 
 _BUDGET = 2000  # values enclosed before giving up on a proof
 _WIDE = Fraction(1, 10**6)  # an enclosure wider than this (relative) has lost the orbit: stop
+_HUGE = Fraction(2) ** 256  # past float32 and float64 alike: the overflow check reports it
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ def orbit(step: sp.Expr, t: sp.Symbol, start: sp.Expr, budget: int = _BUDGET) ->
             following = enclose(step, {t: values[-1]})
         except Unbounded:
             return Orbit(tuple(values), None, f"t[{n + 1}] could not be enclosed (a pole of the step)")
+        if max(abs(following.low), abs(following.high)) > _HUGE:  # exact enclosures of t^(3^n) grow without end
+            return Orbit(tuple(values), None, f"t[{n + 1}] is beyond 2^256: no limit is followed further")
         if following.width > _WIDE * (1 + abs(following.low) + abs(following.high)):
             return Orbit(tuple(values), None, _no_limit_note(map_))
         values.append(following)
@@ -199,11 +202,13 @@ class _Map:
 
     def _increasing_to(self, target: sp.Expr, direction: int, low, high, n: int) -> Tail | None:
         """t_n to the next fixed point `target`, monotone: g increasing between them."""
-        edge = point(target)
-        span = (
-            Bounds(Fraction(low.p, low.q), edge.high) if direction == 1 else Bounds(edge.low, Fraction(high.p, high.q))
-        )
-        try:
+        try:  # a fixed point that is a root of a cubic (CRootOf) has no enclosure here: undecided
+            edge = point(target)
+            span = (
+                Bounds(Fraction(low.p, low.q), edge.high)
+                if direction == 1
+                else Bounds(edge.low, Fraction(high.p, high.q))
+            )
             slope = enclose(self.derivative, {self.t: span})
         except Unbounded:
             return None
