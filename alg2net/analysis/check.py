@@ -91,21 +91,25 @@ def _at_stored(form: LearnableForm, params: Params, depth: int, facts: CheckFact
 def _verdict(form: LearnableForm, params: Params, depth: int) -> tuple[tuple[str, ...], int | None]:
     """The reasons against the verdict at `params`' values (none: guaranteed) and `max_depth_guaranteed`: what
     `_check` decides, without the facts that do not decide it."""
+    _, _, _, _, net = _reduced(form, params, depth)
+    text = _writer(params)
+    reasons, _ = conditions.verdict(
+        conditions.conditions(net, form.model.output, form.model.functions, params.facts, text)
+    )
+    return reasons, _every_depth(net, form.model, text)["max_depth_guaranteed"]
+
+
+def _reduced(form: LearnableForm, params: Params, depth: int) -> tuple[StateSpace, sp.Poly, sp.Poly, tuple, Network]:
+    """The layer's state space at `params`' values, Pi(zeta, z), rho, the effective steps and the network's facts."""
     space = state_space(form, params.substitution)
     pi = output_recurrence(space)
     rho, steps = multistep.rho(pi, space.variables), multistep.effective_steps(pi, space.variables)
-    net = _network(form, params, space, rho, steps, depth)
-    rows = conditions.conditions(net, form.model.output, form.model.functions, params.facts, _writer(params))
-    reasons, _ = conditions.verdict(rows)
-    return reasons, _every_depth(net, form.model, _writer(params))["max_depth_guaranteed"]
+    return space, pi, rho, steps, _network(form, params, space, rho, steps, depth)
 
 
 def _check(form: LearnableForm, params: Params, depth: int, trained: Trained | None) -> CheckFacts:
     """The facts at `params`' values."""
-    space = state_space(form, params.substitution)
-    pi = output_recurrence(space)
-    rho, steps = multistep.rho(pi, space.variables), multistep.effective_steps(pi, space.variables)
-    net = _network(form, params, space, rho, steps, depth)
+    space, pi, rho, steps, net = _reduced(form, params, depth)
     text, model, main = _writer(params), form.model, net.main
     symbolic_ode, steps_value, ode_value = _limit_odes(form, rho, steps, space, net, text)
     consistent, zero_stable, strongly_stable = _at_every_layer(net)

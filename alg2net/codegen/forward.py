@@ -154,12 +154,11 @@ class _ForwardWriter:
     def describe(self, inverse: Inverse | None = None) -> ForwardSpec:
         prelude = self._prelude()
         self.inverse_modules: set[str] = set()
-        self.handed_calls: dict[sp.Expr, str] = {}  # a block call the inverse hands to the rerun -> its local there
-        inverse_spec = self._inverse(inverse) if inverse is not None else None
+        inverse_spec, handed = self._inverse(inverse) if inverse is not None else (None, frozenset())
         # Run backwards, a layer must recompute the forward pass's values exactly: under autocast the updates'
         # arithmetic then runs in the states' dtype, with each block output cast to it.
         self.cast_to = self.history[self.model.states[0]][0] if inverse is not None else None
-        body = self._layer(self.handed_calls)
+        body = self._layer(handed)
         return ForwardSpec(
             input_name=self.input_name,
             prelude=tuple(prelude),
@@ -249,7 +248,7 @@ class _ForwardWriter:
                 statements.append(Assign(tuple(reversed(history[1:])), (Expression(history[0]),)))
         return statements
 
-    def _layer(self, handed: dict[sp.Expr, str]) -> list[Assign]:
+    def _layer(self, handed: frozenset[sp.Expr]) -> list[Assign]:
         """One iteration: each step's block calls, then its update; a state that a later step still reads at its old
         value is written to `x_next` and shifted in at the end. The calls in `handed` may be given to the layer."""
         statements, shifts = [], []
@@ -320,9 +319,10 @@ class _ForwardWriter:
 
     # The inverse ----------------------------------------------------------------------------------------------------
 
-    def _inverse(self, inverse: Inverse) -> InverseSpec:
+    def _inverse(self, inverse: Inverse) -> tuple[InverseSpec, frozenset[sp.Expr]]:
         """Layer k backwards: its arguments are the states after it (x[k+1] is `x_next`, x[k] is `x`, ...); each
-        inverse step recovers the value an update overwrote, after the block calls it reads."""
+        inverse step recovers the value an update overwrote, after the block calls it reads. Also the block calls
+        it hands to the layer's rerun."""
         lags = self.form.lags()
         names = {K: "k", **self.param_names}
         arguments = []
@@ -355,7 +355,6 @@ class _ForwardWriter:
             if step.lhs in leaves:
                 body.append(self._leaf(recovered))
         self.inverse_modules = set(printer.modules)
-        self.handed_calls = {call: names[call] for call in handed}
         results = tuple(name for state in self.model.states for name in self.history[state])
         equations = [*inverse.lines(), *(f"where {condition}" for condition in inverse.condition_texts())]
         return InverseSpec(
@@ -363,8 +362,8 @@ class _ForwardWriter:
             tuple(body),
             results,
             tuple(docstring_text(e) for e in equations),
-            tuple(sorted((self._output_name(call), local) for call, local in self.handed_calls.items())),
-        )
+            tuple(sorted((self._output_name(call), names[call]) for call in handed)),
+        ), frozenset(handed)
 
     @staticmethod
     def _leaf(name: str) -> Assign:
