@@ -322,7 +322,7 @@ def modulus_text(root: Root) -> str:
     digits = _digits(root)
     if digits <= 17:
         return f"{float(modulus):.{digits}g}"
-    gap = sp.Float(modulus - 1, 3)
+    gap = sp.N(modulus - 1, 3)  # evalf keeps 3 digits of the difference, however close to 1
     return f"1 {'-' if gap < 0 else '+'} {abs(float(gap)):.3g}"
 
 
