@@ -44,6 +44,13 @@ EQUIVALENT: dict[str, str] = {
     "alg2net.analysis.roots.x__aberth__mutmut_53": "Newton, else mpmath.polyroots, still finds every root",
     "alg2net.analysis.roots.x__newton__mutmut_26": "a looser stop within the 5 guard digits: same rounded roots",
     "alg2net.analysis.sequences.x_preimage__mutmut_25": "d*c is never 0 for an infinite c",
+    # reviewed in the seed-2 sample (commit 20dd588)
+    "alg2net.analysis.check.x__order__mutmut_17": "max over (k, facts) compares k first, and listed layers differ in k",
+    "alg2net.analysis.every_layer.x__in_k__mutmut_21": "`how` is shown only where every layer passes: here none is",
+    "alg2net.analysis.every_layer.x__in_t__mutmut_31": "`how` is shown only where every layer passes: without a tail"
+    " some layer is undecided",
+    "alg2net.analysis.region.x__real_roots__mutmut_10": "the candidate's one symbol is p, which solveset then infers",
+    "alg2net.analysis.sequences.x__real_zeros__mutmut_3": "differences of min/max arguments hold no symbol but m",
 }
 # Copies the tree into mutants/ and writes every mutant, so that the names exist before `mutmut run`.
 GENERATE = """

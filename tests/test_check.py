@@ -584,6 +584,9 @@ def test_check_returns_frozen_typed_facts():
     ]  # fmt: skip
     assert facts.reasons == tuple(c.why for c in facts.conditions if c.required and not c.ok)
     assert [layer.k for layer in facts.layers] == list(range(7)) and all(layer.guaranteed for layer in facts.layers)
+    assert all(layer.zero_stable and layer.strongly_stable for layer in facts.layers)
+    varying = pipeline.check(derive_source((DATA / "growing_momentum.alg").read_text()), depth=200).layers
+    assert [layer.zero_stable for layer in varying[148:152]] == [True, True, False, False]  # b_150 = 1: double root
     with pytest.raises(AttributeError):
         facts.verdict = "guaranteed"  # type: ignore[misc]
     assert json.loads(json.dumps(facts.to_json())) == facts.to_json()

@@ -185,3 +185,164 @@ def test_the_inverse_puts_a_scalar_before_a_state_in_a_product():
 def test_a_constrained_schedule_is_documented_as_one_value_per_layer():
     source = alg2net.compile_source(LM_RESNET.read_text(encoding="utf-8"), constrain=True)
     assert '"""`kn` (one value per layer), held in -0.99999 < kn < 0.99999' in source
+
+
+# check: coefficients that vary with k (found by the seed-2 sample) --------------------------------------------------
+
+
+def _facts(*lines: str) -> dict:
+    return alg2net.check_source("\n".join(["algorithm t", *lines, ""]))
+
+
+def test_block_coefficients_that_grow_with_k_fail_the_limit(capsys, tmp_path):
+    """rho and c_f settle, but T's coefficients k + 1 and -k do not: the layers add k*h*(T(x[k]) - T(x[k-1])), a
+    first-order term, so they approximate no x' = -c*T(x). With rho varying too, the order is the last layer's."""
+    update = "x[k+1] = x[k] + b[k]*(x[k] - x[k-1]) - h*((k+1)*grad f(x[k]) - k*grad f(x[k-1]))"
+    lines = ["param h = 0.5", "param b[k] = 0.5 + 1/(k+4)", update]
+    facts = _facts(*lines)
+    assert facts["verdict"] == "not_guaranteed"
+    why = (
+        "as k -> oo, the coefficient -k/2 - 1/2 of z_f*zeta in Pi(zeta, z) tends to -oo: a block's coefficients that"
+        " do not settle leave terms of higher order in h that do not vanish, so the layers need not approximate"
+        " x' = -c*T(x)"
+    )
+    assert facts["reasons"] == [why]
+    status, out = _check(capsys, _source(tmp_path, "\n".join(["algorithm t", *lines, ""])))
+    assert status == 1
+    assert "\norder: 1 on the linear test (at the last layer, k = 99), error constant" in out
+    constant = _facts("param h = 0.5", "x[k+1] = x[k] - h*((k+1)*grad f(x[k]) - k*grad f(x[k-1]))")
+    assert constant["verdict"] == "not_guaranteed" and "tends to -oo" in constant["reasons"][0]
+
+
+def test_block_coefficients_that_settle_keep_the_guarantee():
+    settled = _facts("param h = 0.5", "x[k+1] = x[k] - h*((1 + 1/(k+1))*grad f(x[k]) - grad f(x[k-1])/(k+1))")
+    assert settled["verdict"] == "guaranteed", settled["reasons"]
+    alternating = _facts("param h[k] = 1 + (-1)^k/2", "x[k+1] = x[k] - h[k]*((1 + 1/(k+1))*grad f(x[k]))")
+    assert alternating["verdict"] == "guaranteed", alternating["reasons"]
+
+
+def test_block_coefficients_that_alternate_alone_are_undecided():
+    """rho and c_f are the same at every layer but T's coefficients alternate: even and odd layers are not told
+    apart for them, so boundedness is not proven (conservative)."""
+    facts = _facts("param h = 0.5", "x[k+1] = x[k] - h*((2 + (-1)^k)*grad f(x[k]) - (-1)^k*grad f(x[k-1]))")
+    assert facts["verdict"] == "not_guaranteed"
+    assert facts["reasons"][0].startswith("could not decide whether the coefficient")
+
+
+def test_k_and_a_recurrence_without_closed_form_together_are_undecided():
+    """A schedule that reads a recurrence (it used to crash the float32 overflow scan)."""
+    facts = _facts(
+        "param t[0] = 3",
+        "param t[k+1] = t[k]^2/4 + 0.5",
+        "param b[k] = t[k]/(k+2)",
+        "x[k+1] = x[k] + 0.5*b[k]*(x[k] - x[k-1]) - grad f(x[k])",
+    )
+    why = "the coefficients depend on k and on recurrences without a closed form together"
+    assert facts["verdict"] == "not_guaranteed"
+    assert facts["reasons"] == [
+        f"could not decide from layer 0 on: {why}",
+        f"could not decide the limit k -> oo: {why}",
+    ]
+
+
+def test_a_schedule_that_reads_a_recurrence_is_scanned_for_float32_overflow():
+    facts = _facts(
+        "param t[0] = 1",
+        "param t[k+1] = t[k] + 1",
+        "param s[k] = 2^(t[k]) + 1",
+        "x[k+1] = x[k] - (1 - 1/s[k])*grad f(x[k])",
+    )
+    rows = [c["why"] for c in facts["conditions"] if c["name"] == "finite coefficients"]
+    assert rows == [
+        "t[k] grows without bound: its value leaves the float32 range at some layer beyond k = 10000",
+        "s[127] exceeds the float32 range (a float32 module stores inf): every layer from k = 127 on overflows",
+    ]
+    assert facts["max_depth_guaranteed"] == 127
+
+
+def test_a_recurrence_inside_exp_is_undecided_and_listed_quickly():
+    """exp(-t[k]) at 30-digit t_k used to make the listed layers' exact algebra run for hours."""
+    facts = _facts(
+        "param t[0] = 0.5",
+        "param t[k+1] = t[k]^2/4 + 0.5",
+        "x[k+1] = x[k] + exp(-t[k])*(x[k] - x[k-1]) - grad f(x[k])",
+    )
+    assert facts["verdict"] == "not_guaranteed"
+    assert facts["reasons"] == ["could not decide from layer 0 on: t[k] enters the coefficients other than rationally"]
+
+
+def test_a_recurrence_read_only_at_k_plus_one_is_followed_to_its_limit():
+    """Momentum t[k+1] -> 1: the limit is second order, although t[k] itself appears nowhere."""
+    facts = _facts(
+        "param t[0] = 0",
+        "param t[k+1] = 0.5*t[k] + 0.5",
+        "x[k+1] = x[k] + t[k+1]*(x[k] - x[k-1]) - grad f(x[k])",
+    )
+    assert facts["verdict"] == "not_guaranteed" and facts["max_depth_guaranteed"] is None
+    assert facts["reasons"][0].startswith("rho'(1) = 1 - t[k+1] tends to 0 as k -> oo")
+
+
+def test_a_schedule_rational_in_exp_of_k_only_after_expanding_is_decided():
+    facts = _facts("param h[k] = exp(-k)*(exp(k) + 1)/4", "x[k+1] = x[k] - h[k]*grad f(x[k])")
+    assert facts["verdict"] == "guaranteed"
+    rows = {c["name"]: c["why"] for c in facts["conditions"]}
+    assert rows["frozen layers"] == "every layer k >= 0 passes (decided exactly in k)"
+
+
+# analysis helpers ---------------------------------------------------------------------------------------------------
+
+
+def test_min_and_max_are_enclosed_by_the_min_and_max_of_their_arguments():
+    import sympy as sp
+
+    from alg2net.analysis.interval import Bounds, enclose
+
+    t = sp.Symbol("t")
+    assert enclose(sp.Min(t, 2), {t: Bounds(0, 5)}) == Bounds(0, 2)
+    assert enclose(sp.Max(t, 2), {t: Bounds(0, 5)}) == Bounds(2, 5)
+
+
+def test_closed_forms_and_fixed_points_of_recurrences():
+    import sympy as sp
+
+    from alg2net.analysis.recurrences import _fixed_points, closed_form
+    from alg2net.derive import K
+
+    t = sp.Symbol("t")
+    assert closed_form(t + 2, t, sp.Integer(1)) == 2 * K + 1
+    # A + B*sqrt(Q) with B = 1/4: squaring out must use B^2 (B*2 finds the roots of t^2/16 - 4 instead).
+    assert _fixed_points((t + sp.sqrt(t**2 + 8)) / 4, t) == [1]
+
+
+def test_roots_within_1e_40_of_the_unit_circle_are_placed_and_written_exactly():
+    import sympy as sp
+
+    from alg2net.analysis.reduce import ZETA
+    from alg2net.analysis.roots import modulus_text, root_facts
+
+    cubic = root_facts(sp.Poly((ZETA - 1) * (ZETA**3 - ZETA - sp.Rational(1, 10**45)), ZETA))
+    assert not cubic.zero_stable
+    assert sorted(modulus_text(r) for r in cubic.roots if not r.on_circle) == ["1 + 5e-46", "1 - 5e-46", "1e-45"]
+    pair = root_facts(sp.Poly((ZETA - 1) * (ZETA**2 - ZETA + 1 + sp.Rational(2, 10**20)), ZETA))
+    assert [modulus_text(r) for r in pair.roots if not r.on_circle] == ["1 + 1e-20", "1 + 1e-20"]
+
+
+def test_a_complex_pair_just_outside_the_unit_circle_is_reported(capsys, tmp_path):
+    """|zeta|^2 = 1 + 2e-20 exactly: the report used to crash writing the modulus."""
+    text = "algorithm near\nparam c = 1.00000000000000000002\nx[k+1] = 2*x[k] - (1 + c)*x[k-1] + c*x[k-2] - 0.1*grad f(x[k])\n"
+    status, out = _check(capsys, _source(tmp_path, text))
+    assert status == 1
+    assert "(|zeta| = 1 + 1e-20)" in out
+
+
+def test_a_fixed_point_where_g_flattens_is_reached_by_contraction():
+    """g(t) = 1 + (t - 1)^3 has g'(1) = 0: the enclosed slope on [1/2, 1] starts at 0, so `g increasing` is not
+    proven there (an open end at the fixed point needs g strictly increasing); the contraction decides."""
+    import sympy as sp
+
+    from alg2net.analysis.recurrences import orbit
+
+    t = sp.Symbol("t")
+    tail = orbit(1 + (t - 1) ** 3, t, sp.Rational(1, 2)).tail
+    assert (tail.low, tail.high, tail.limit) == (sp.Rational(1, 2), sp.Rational(3, 2), 1)
+    assert tail.how == "t[k] -> 1: a contracting fixed point (|g'| <= 0.75 near it from k = 0 on)"

@@ -104,7 +104,7 @@ def _reduced(form: LearnableForm, params: Params, depth: int) -> tuple[StateSpac
     space = state_space(form, params.substitution)
     pi = output_recurrence(space)
     rho, steps = multistep.rho(pi, space.variables), multistep.effective_steps(pi, space.variables)
-    return space, pi, rho, steps, _network(form, params, space, rho, steps, depth)
+    return space, pi, rho, steps, _network(form, params, space, pi, rho, steps, depth)
 
 
 def _check(form: LearnableForm, params: Params, depth: int, trained: Trained | None) -> CheckFacts:
@@ -154,7 +154,9 @@ def _check(form: LearnableForm, params: Params, depth: int, trained: Trained | N
     )
 
 
-def _network(form: LearnableForm, params: Params, space: StateSpace, rho: sp.Poly, steps, depth: int) -> Network:
+def _network(
+    form: LearnableForm, params: Params, space: StateSpace, pi: sp.Poly, rho: sp.Poly, steps, depth: int
+) -> Network:
     """The network at the params' values: initial, or trained (`params.of`), where trained per-layer values fix the
     depth (`fixed_depth`); facts shown for a network of constant coefficients say they are at the trained values.
     Trained values that leave a coefficient without a finite real value are an error, as initial ones are."""
@@ -163,7 +165,7 @@ def _network(form: LearnableForm, params: Params, space: StateSpace, rho: sp.Pol
     if params.trained:
         return fixed_network(params, space, rho, steps)
     try:
-        net = network(params, space, rho, steps, depth)
+        net = network(params, space, pi, rho, steps, depth)
     except Alg2NetError as error:
         if params.of != "trained" or error.code != "undefined-value":
             raise

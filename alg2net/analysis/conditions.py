@@ -128,7 +128,10 @@ def _unseen_why(found, x: str, text: Text) -> str:
 def layer_conditions(net: Network, x: str, functions, text: Text) -> list[Condition]:
     """Every layer k >= 0, the limit k -> oo, and the recurrences and schedules that overflow float32."""
     every = net.every
-    rows = [_frozen_layers(every, functions, text), _limit_condition(net, x, functions, text)]
+    limit = _limit_condition(net, x, functions, text)
+    if net.unsettled and limit.ok:  # a block term that does not settle fails the limit too
+        limit = dataclasses.replace(limit, ok=False, why=_unsettled_why(net, text))
+    rows = [_frozen_layers(every, functions, text), limit]
     for overflow in net.overflows:
         if overflow.layer is None:
             why = (
@@ -335,6 +338,20 @@ def _limit_condition(net: Network, x: str, functions, text: Text) -> Condition:
     else:
         why = f"as k -> oo: {_first_failure(limit, functions, net.steps_initial, text)}"
     return Condition("limit", "limit k -> oo", False, why)
+
+
+def _unsettled_why(net: Network, text: Text) -> str:
+    """Why Pi's block terms that vary with k break the limit (`limits.Unsettled`)."""
+    term = net.unsettled[0]
+    coefficient = f"the coefficient {text(term.coefficient)} of {text(term.monomial)} in Pi(zeta, z)"
+    if term.limit is None:
+        head = f"could not decide whether {coefficient} has a finite limit as k -> oo"
+    else:
+        head = f"as k -> oo, {coefficient} tends to {text(term.limit)}"
+    return (
+        f"{head}: a block's coefficients that do not settle leave terms of higher order in h that do not vanish,"
+        " so the layers need not approximate x' = -c*T(x)"
+    )
 
 
 def _moving(every: EveryLayer) -> str:

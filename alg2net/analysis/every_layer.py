@@ -83,6 +83,7 @@ class EveryLayer:
     limit_of: LimitOf | None = None  # where there is one limit
     second_order: SecondOrder | None = None
     moving: int = 0  # roots of rho besides 1 and the structural zeros: above 1, frozen layers do not bound products
+    limits_of: tuple[LimitOf, ...] = ()  # an expression's limit along each limit point's layers (empty: none known)
 
     @property
     def max_depth(self) -> int | None:
@@ -177,17 +178,16 @@ def _in_k(target: _Target, initial: dict, forms: dict) -> EveryLayer:
     first_undecided, undecided_why = min(undecided, default=(None, ""), key=lambda u: u[0])
     ends = [(b, o) for b, o in outcomes if b.high is sp.oo]
     how = "decided exactly in k" + (" on even and odd layers" if found[0].period == 2 else "")
+    every = EveryLayer(runs, first_undecided, undecided_why, (), "", how)
     if any(o.point is None for _, o in ends):
-        why = next(o.why for _, o in ends if o.point is None)
-        return EveryLayer(runs, first_undecided, undecided_why, (), why, how)
+        return dataclasses.replace(every, limit_why=next(o.why for _, o in ends if o.point is None))
+    maps = tuple(_k_limit_map(b, o.generator, initial, forms) for b, o in ends)
     points = tuple(o.point for _, o in ends)
     if len({_key(p) for p in points}) > 1:
         labelled = tuple(LimitPoint(_label(b), o.point.facts) for b, o in ends)
-        return EveryLayer(runs, first_undecided, undecided_why, labelled, "the coefficients have no limit", how)
-    branch, outcome = ends[-1]
-    limit_of = _k_limit_map(branch, outcome.generator, initial, forms)
-    second = _second_order_in_k(target, points[0], limit_of)
-    return EveryLayer(runs, first_undecided, undecided_why, points[:1], "", how, limit_of, second)
+        return dataclasses.replace(every, points=labelled, limit_why="the coefficients have no limit", limits_of=maps)
+    second = _second_order_in_k(target, points[0], maps[-1])
+    return dataclasses.replace(every, points=points[:1], limit_of=maps[-1], second_order=second, limits_of=maps)
 
 
 def _key(point: LimitPoint):
@@ -305,7 +305,7 @@ def _in_t(recurrence: Recurrence, target: _Target, initial: dict) -> EveryLayer:
     limits = [limit_of(e) for e in in_t.exprs]
     point = LimitPoint("", limit_facts(limits[: len(in_t.rho)], limits[len(in_t.rho) :]))
     second = _second_order_in_t(in_t, point, recurrence, tail, limit_of)
-    return EveryLayer(runs, first_undecided, undecided_why, (point,), "", how, limit_of, second)
+    return EveryLayer(runs, first_undecided, undecided_why, (point,), "", how, limit_of, second, limits_of=(limit_of,))
 
 
 _P = sp.Symbol("p", real=True)

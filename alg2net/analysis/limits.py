@@ -85,6 +85,18 @@ class Overflow:
 
 
 @dataclass(frozen=True)
+class Unsettled:
+    """A coefficient of Pi(zeta, z) at a monomial with some z_F (a block's term) that varies with k and has no proven
+    finite limit: the layers' terms of second and higher order in h need not vanish as the layers multiply (a
+    coefficient k*h*T(x[k]) - k*h*T(x[k-1]) adds k*h*(T(x[k]) - T(x[k-1])), of first order), so the frozen layers
+    and the limit of rho and the c_F do not make the network a convergent discretization."""
+
+    monomial: sp.Expr
+    coefficient: sp.Expr
+    limit: sp.Expr | None  # +-oo; None: undecided (no limit along some limit point's layers, or SymPy cannot tell)
+
+
+@dataclass(frozen=True)
 class Network:
     """The facts of a network: of every layer and the limit when its coefficients vary with k (`every`), of the
     listed layers, and those shown for the whole network (`main`, at `where`)."""
@@ -103,6 +115,7 @@ class Network:
     generic: dict | points.Unseen | None  # with the per-layer values kept symbolic (None: not varying)
     fixed_depth: int | None = None  # trained per-layer values fix the depth: layers 0 .. fixed_depth - 1 decide
     failing: tuple[int, ...] = ()  # with a fixed depth, the layers that fail
+    unsettled: tuple[Unsettled, ...] = ()  # the block terms of Pi that vary with k and have no proven finite limit
 
     @property
     def limit(self) -> Numeric | None:
@@ -123,13 +136,16 @@ class Network:
         return min(firsts, default=None)
 
 
-def network(params: Params, space: StateSpace, rho: sp.Poly, steps: tuple[sp.Expr, ...], depth: int) -> Network:
-    """Every layer, the listed layers, the limit and the facts shown, for rho and the c_F of the layer `space`."""
+def network(
+    params: Params, space: StateSpace, pi: sp.Poly, rho: sp.Poly, steps: tuple[sp.Expr, ...], depth: int
+) -> Network:
+    """Every layer, the listed layers, the limit and the facts shown, for Pi, rho and the c_F of the layer `space`."""
     initial = dict(params.learnable)
     rho_initial = sp.Poly([c.xreplace(initial) for c in rho.all_coeffs()], ZETA)
     steps_initial = tuple(c.xreplace(initial) for c in steps)
-    per_layer = params.per_layer
-    varying = any(e.free_symbols & set(per_layer) for e in (*rho_initial.all_coeffs(), *steps_initial))
+    per_layer = set(params.per_layer)
+    terms = [(m, c) for m, c in _block_terms(pi, space.variables, initial) if c.free_symbols & per_layer]
+    varying = bool(terms) or any(e.free_symbols & per_layer for e in (*rho_initial.all_coeffs(), *steps_initial))
     sequences = recurrence_values(params.recurrences, depth + 1 if varying else 1)
     schedule = Schedule(initial, params.recurrences, sequences)
     layers: list[tuple[int, Numeric | None]] = []
@@ -150,9 +166,49 @@ def network(params: Params, space: StateSpace, rho: sp.Poly, steps: tuple[sp.Exp
         main = main_facts(rho, steps, where, bool(layers))
         scales = points.seen(space.at(where.values))
     generic = points.seen(space.at(initial)) if varying else None
+    unsettled = tuple(u for u in (_limit_term(m, c, every) for m, c in terms) if u is not None)
     return Network(
-        depth, varying, rho_initial, steps_initial, schedule, layers, every, overflows, where, main, scales, generic
+        depth,
+        varying,
+        rho_initial,
+        steps_initial,
+        schedule,
+        layers,
+        every,
+        overflows,
+        where,
+        main,
+        scales,
+        generic,
+        unsettled=unsettled,
     )
+
+
+def _block_terms(pi: sp.Poly, variables, initial: dict) -> list[tuple[sp.Expr, sp.Expr]]:
+    """Pi's monomials in zeta and the z_F that hold some z_F, with their coefficients at the initial values."""
+    terms = []
+    for (power,), coefficient in pi.terms():
+        if not coefficient.has(*variables):
+            continue
+        if not coefficient.is_polynomial(*variables):  # rational in the z_F: the whole of it, limits undecided
+            blocks = coefficient - coefficient.xreplace(dict.fromkeys(variables, 0))
+            terms.append((ZETA**power, blocks.xreplace(initial)))
+            continue
+        for powers, c in sp.Poly(coefficient, *variables).terms():
+            if any(powers):
+                monomial = ZETA**power * sp.Mul(*(v**e for v, e in zip(variables, powers)))
+                terms.append((monomial, sp.sympify(c).xreplace(initial)))
+    return terms
+
+
+def _limit_term(monomial: sp.Expr, coefficient: sp.Expr, every: EveryLayer | None) -> Unsettled | None:
+    """None where the coefficient has a finite limit along the layers of every limit point (even and odd layers
+    where the coefficients have no limit); else what is known of it: an infinite limit, or none."""
+    limits = [_limit(limit_of, coefficient) for limit_of in every.limits_of] if every is not None else []
+    if limits and all(v is not None and v.is_number and v.is_finite for v in limits):
+        return None
+    infinite = next((v for v in limits if v is not None and v.is_number and v.is_infinite), None)
+    return Unsettled(monomial, coefficient, infinite)
 
 
 def main_facts(rho: sp.Poly, steps: tuple[sp.Expr, ...], where: Where, listed: bool) -> Numeric:
@@ -169,10 +225,19 @@ def pi_at(pi: sp.Poly, where: Where, limit_of: LimitOf | None) -> sp.Poly | None
     """Pi with the values of `where` (or its coefficientwise limit k -> oo); None when a limit is not finite."""
     if where.values is not None:
         return substituted(pi, where.values)
-    coefficients = [limit_of(c) for c in pi.all_coeffs()]
+    coefficients = [_limit(limit_of, c) for c in pi.all_coeffs()]
     if any(c is None or c.has(sp.oo, -sp.oo, sp.zoo, sp.nan) for c in coefficients):
         return None
     return sp.Poly([sp.cancel(c) for c in coefficients], ZETA)
+
+
+def _limit(limit_of: LimitOf, expr: sp.Expr) -> sp.Expr | None:
+    """`limit_of(expr)`; None where it cannot be taken (an expression with (-1)^k on layers that every_layer did not
+    split by parity: it found no (-1)^k in rho and the c_F)."""
+    try:
+        return limit_of(expr)
+    except (ValueError, TypeError, NotImplementedError, ArithmeticError):
+        return None
 
 
 def recurrence_values(recurrences: tuple[Recurrence, ...], count: int) -> dict:
@@ -201,20 +266,32 @@ def recurrence_values(recurrences: tuple[Recurrence, ...], count: int) -> dict:
 def _schedule_overflows(params: Params) -> tuple[Overflow, ...]:
     """The schedules (fixed, or a learnable one's initial value) whose value at some layer below `OVERFLOW_LAYERS`
     is beyond the float32 range: the module stores each layer's value in its dtype, inf from there on in float32 (2^k
-    from k = 1024). Evaluated exactly (mpmath), so a value that is only large in its parts does not count."""
-    values = [(str(a.base), v) for a, v in params.substitution.items() if isinstance(a, sp.Indexed) and v.has(K)]
-    values += [(params.display.get(s.name, s.name), v) for s, v in params.learnable.items() if v.has(K)]
+    from k = 1024). Evaluated exactly (mpmath), so a value that is only large in its parts does not count; a schedule
+    that reads recurrences is evaluated along their float64 orbits, as far as they stay finite."""
+    per_layer = set(params.per_layer)
+    values = [(str(a.base), v) for a, v in params.substitution.items() if isinstance(a, sp.Indexed)]
+    values += [(params.display.get(s.name, s.name), v) for s, v in params.learnable.items()]
+    values = [(name, v) for name, v in values if v.free_symbols & per_layer]
+    orbits = {}
+    for r in params.recurrences:
+        orbit = _float_orbit(r)
+        if orbit is not None:
+            orbits[r.tk], orbits[r.tk1] = orbit, orbit[1:]
     found = []
     for name, value in values:
-        fast, exact = sp.lambdify(K, value, "math"), sp.lambdify(K, value, "mpmath")
-        for n in range(OVERFLOW_LAYERS):
+        read = sorted(value.free_symbols - {K}, key=str)
+        if not set(read) <= set(orbits):
+            continue  # it reads a recurrence that reads another: `every_layer` decides nothing there either
+        fast, exact = sp.lambdify((K, *read), value, "math"), sp.lambdify((K, *read), value, "mpmath")
+        for n in range(min([OVERFLOW_LAYERS, *(len(orbits[s]) for s in read)])):
+            at_n = [orbits[s][n] for s in read]
             try:
-                if abs(fast(n)) <= STORED_MAX:
+                if abs(fast(n, *at_n)) <= STORED_MAX:
                     continue  # a float in range: certainly finite
             except (ArithmeticError, ValueError, TypeError):
                 pass  # decided exactly below
             try:
-                at = exact(mpmath.mpf(n))
+                at = exact(mpmath.mpf(n), *map(mpmath.mpf, at_n))
             except (ArithmeticError, ValueError, TypeError):
                 break  # a pole or no real value: the values stage refuses it
             if not mpmath.isfinite(at) or abs(at) > STORED_MAX:
@@ -223,26 +300,37 @@ def _schedule_overflows(params: Params) -> tuple[Overflow, ...]:
     return tuple(found)
 
 
+def _float_orbit(r: Recurrence) -> list[float] | None:
+    """t_0, t_1, ... run in float64 as the module runs them, up to t_OVERFLOW_LAYERS or the first value past the
+    float32 range (left out); None where the step reads another recurrence."""
+    if not r.step.free_symbols <= {r.tk, K}:
+        return None
+    function = sp.lambdify((r.tk, K), r.step, "math")
+    values = [float(sp.N(r.start, 20))]
+    for n in range(1, OVERFLOW_LAYERS + 1):
+        try:
+            value = float(function(values[-1], n - 1))
+        except (OverflowError, ZeroDivisionError, ValueError):
+            value = math.inf
+        if not math.isfinite(value) or abs(value) > STORED_MAX:
+            break
+        values.append(value)
+    return values
+
+
 def _overflows(recurrences: tuple[Recurrence, ...]) -> tuple[Overflow, ...]:
     """The recurrences whose values leave the float32 range, run in float64 as the module runs them (see the
     module)."""
     found = []
     for r in recurrences:
-        if not r.step.free_symbols <= {r.tk, K}:
+        orbit = _float_orbit(r)
+        if orbit is None:
             continue  # it reads another recurrence: `every_layer` decides nothing there either
-        function = sp.lambdify((r.tk, K), r.step, "math")
-        value = float(sp.N(r.start, 20))
-        for n in range(1, OVERFLOW_LAYERS + 1):
-            try:
-                value = float(function(value, n - 1))
-            except (OverflowError, ZeroDivisionError, ValueError):
-                value = math.inf
-            if not math.isfinite(value) or abs(value) > STORED_MAX:
-                found.append(Overflow(r.name, n - 1, n))  # layer n - 1 reads t[n]
-                break
-        else:
-            if _grows(r):
-                found.append(Overflow(r.name, None))
+        if len(orbit) <= OVERFLOW_LAYERS:
+            n = len(orbit)  # t[n] is the first value out of range
+            found.append(Overflow(r.name, n - 1, n))  # layer n - 1 reads t[n]
+        elif _grows(r):
+            found.append(Overflow(r.name, None))
     return tuple(found)
 
 

@@ -108,6 +108,9 @@ def _agreeing(facts: RootFacts, exact: RootCondition | None) -> RootFacts | Root
     return RootCondition(stable, strongly, facts.roots, facts.offending)  # pragma: no cover
 
 
+_LISTED_DIGITS = 30  # as the listed layers' recurrence values (`limits.recurrence_values`)
+
+
 class Frozen:
     """rho and the c_F at the values of the per-layer symbols (k, recurrences), compiled once for many layers:
     coefficients rational in those symbols are evaluated in exact rational arithmetic, others by substitution."""
@@ -117,8 +120,9 @@ class Frozen:
         self.rho = [_compile(c, symbols) for c in rho_symbolic.all_coeffs()]
         self.steps = [_compile(c, symbols) for c in steps_symbolic]
 
-    def at(self, values: dict, full: bool = False) -> Numeric:
-        """The facts at `values` (a value for each of `symbols`)."""
+    def at(self, values: dict) -> Numeric:
+        """The facts at `values` (a value for each of `symbols`), the roots left out where the root condition is
+        decided directly; a coefficient that is not rational there is rounded to `_LISTED_DIGITS` digits."""
         point = [values[s] for s in self.symbols]
         if all(v.is_Rational for v in point):
             exact = {s: Fraction(int(v.p), int(v.q)) for s, v in zip(self.symbols, point)}
@@ -128,11 +132,20 @@ class Frozen:
         def evaluate(compiled) -> sp.Expr:
             expr, numerator, denominator = compiled
             if exact is None or numerator is None:
-                return _value(expr, values)
+                return _rounded(_value(expr, values))
             bottom = _evaluate(denominator, exact)
             return sp.zoo if bottom == 0 else _rational(_evaluate(numerator, exact) / bottom)
 
-        return _decide([evaluate(c) for c in self.rho], lambda: tuple(evaluate(c) for c in self.steps), full)
+        return _decide([evaluate(c) for c in self.rho], lambda: tuple(evaluate(c) for c in self.steps), False)
+
+
+def _rounded(value: sp.Expr) -> sp.Expr:
+    """A real number that is not rational (exp(-t_k) at a 30-digit t_k) as a rational with `_LISTED_DIGITS` digits:
+    exact algebra over such numbers can take hours, and the layers `Frozen` serves (listed, or at trained values,
+    which are rational) only describe: `every_layer` decides every layer."""
+    if value.is_Rational or not value.is_number or value.has(sp.zoo) or not value.is_real:
+        return value
+    return sp.Rational(str(sp.N(value, _LISTED_DIGITS)))
 
 
 def _compile(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]):
