@@ -387,6 +387,29 @@ def test_a_guaranteed_recurrence_passes_every_layer_numerically(start, factor, s
         assert _layers_pass(np.array(values), _values(step)), (start, factor, shift, step)
 
 
+@st.composite
+def block_weights(draw) -> str:
+    """A schedule, or one that grows without bound (a + b*k, b != 0)."""
+    if draw(st.booleans()):
+        return draw(schedules(1))
+    a, b = draw(rationals()), draw(rationals().filter(lambda r: r != 0))
+    return f"({_number(a)} + {_number(b)}*k)"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(momentum=schedules(1), weight=block_weights())
+def test_guaranteed_block_coefficients_stay_bounded(momentum, weight):
+    """T at x[k] and x[k-1] with weights a_k and 1 - a_k: c_f = h/(1 - b_k) whatever a_k is, but a growing a_k adds
+    a first-order term, so `guaranteed` must also mean a_k bounded over the layers."""
+    source = (
+        f"algorithm property\nparam b[k] = {momentum}\nparam a[k] = {weight}\nparam h = 1/2\n"
+        "x[k+1] = x[k] + b[k]*(x[k] - x[k-1]) - h*(a[k]*grad f(x[k]) + (1 - a[k])*grad f(x[k-1]))\n"
+    )
+    if _verdict(source) == "guaranteed":
+        assert _layers_pass(_values(momentum), np.full(LAYERS, 0.5)), (momentum, weight)
+        assert np.max(np.abs(_values(weight))) < 100, (momentum, weight)
+
+
 # Schedules beyond float32 ---------------------------------------------------------------------------------------
 
 
