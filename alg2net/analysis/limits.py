@@ -151,7 +151,7 @@ def network(
     layers: list[tuple[int, Numeric | None]] = []
     every, overflows = None, ()
     if varying:
-        frozen = multistep.Frozen(rho_initial, steps_initial, per_layer)
+        frozen = multistep.Frozen(rho_initial, steps_initial, params.per_layer, digits=_DIGITS)
         layers = [
             (layer, _at(frozen, schedule.values_at(layer))) for layer in range(min(depth, schedule.computed(depth)))
         ]

@@ -108,21 +108,26 @@ def _agreeing(facts: RootFacts, exact: RootCondition | None) -> RootFacts | Root
     return RootCondition(stable, strongly, facts.roots, facts.offending)  # pragma: no cover
 
 
-_LISTED_DIGITS = 30  # as the listed layers' recurrence values (`limits.recurrence_values`)
-
-
 class Frozen:
     """rho and the c_F at the values of the per-layer symbols (k, recurrences), compiled once for many layers:
-    coefficients rational in those symbols are evaluated in exact rational arithmetic, others by substitution."""
+    coefficients rational in those symbols are evaluated in exact rational arithmetic, others by substitution; with
+    `digits`, one that is not rational at the values (exp(-t_k) at a 30-digit t_k) is rounded to that many digits,
+    for layers that only describe (the listed ones: exact algebra over such numbers can take hours)."""
 
-    def __init__(self, rho_symbolic: sp.Poly, steps_symbolic: tuple[sp.Expr, ...], symbols: tuple[sp.Symbol, ...]):
-        self.symbols = symbols
+    def __init__(
+        self,
+        rho_symbolic: sp.Poly,
+        steps_symbolic: tuple[sp.Expr, ...],
+        symbols: tuple[sp.Symbol, ...],
+        digits: int | None = None,
+    ):
+        self.symbols, self.digits = symbols, digits
         self.rho = [_compile(c, symbols) for c in rho_symbolic.all_coeffs()]
         self.steps = [_compile(c, symbols) for c in steps_symbolic]
 
     def at(self, values: dict) -> Numeric:
         """The facts at `values` (a value for each of `symbols`), the roots left out where the root condition is
-        decided directly; a coefficient that is not rational there is rounded to `_LISTED_DIGITS` digits."""
+        decided directly."""
         point = [values[s] for s in self.symbols]
         if all(v.is_Rational for v in point):
             exact = {s: Fraction(int(v.p), int(v.q)) for s, v in zip(self.symbols, point)}
@@ -132,20 +137,19 @@ class Frozen:
         def evaluate(compiled) -> sp.Expr:
             expr, numerator, denominator = compiled
             if exact is None or numerator is None:
-                return _rounded(_value(expr, values))
+                value = _value(expr, values)
+                return value if self.digits is None else _rounded(value, self.digits)
             bottom = _evaluate(denominator, exact)
             return sp.zoo if bottom == 0 else _rational(_evaluate(numerator, exact) / bottom)
 
         return _decide([evaluate(c) for c in self.rho], lambda: tuple(evaluate(c) for c in self.steps), False)
 
 
-def _rounded(value: sp.Expr) -> sp.Expr:
-    """A real number that is not rational (exp(-t_k) at a 30-digit t_k) as a rational with `_LISTED_DIGITS` digits:
-    exact algebra over such numbers can take hours, and the layers `Frozen` serves (listed, or at trained values,
-    which are rational) only describe: `every_layer` decides every layer."""
+def _rounded(value: sp.Expr, digits: int) -> sp.Expr:
+    """A real number that is not rational as a rational with `digits` significant digits."""
     if value.is_Rational or not value.is_number or value.has(sp.zoo) or not value.is_real:
         return value
-    return sp.Rational(str(sp.N(value, _LISTED_DIGITS)))
+    return sp.Rational(str(sp.N(value, digits)))
 
 
 def _compile(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]):
