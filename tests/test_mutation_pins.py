@@ -346,3 +346,16 @@ def test_a_fixed_point_where_g_flattens_is_reached_by_contraction():
     tail = orbit(1 + (t - 1) ** 3, t, sp.Rational(1, 2)).tail
     assert (tail.low, tail.high, tail.limit) == (sp.Rational(1, 2), sp.Rational(3, 2), 1)
     assert tail.how == "t[k] -> 1: a contracting fixed point (|g'| <= 0.75 near it from k = 0 on)"
+
+
+def test_a_monotone_approach_starts_where_the_enclosed_slope_is_positive():
+    """g(t) = t + (1 - t)^3/3 from t_0 = 0: g'(1) = 1 (no contraction), and on [0, 1] the enclosed slope is [0, 1],
+    which does not prove g strictly increasing (the open end at 1 needs it); from t_1 = 1/3 on it does."""
+    import sympy as sp
+
+    from alg2net.analysis.recurrences import orbit
+
+    t = sp.Symbol("t")
+    tail = orbit(t + (1 - t) ** 3 / 3, t, sp.Integer(0)).tail
+    assert (tail.start, tail.high, tail.high_closed, tail.limit) == (1, 1, False, 1)
+    assert tail.how == "t[k] -> 1 monotonically from k = 1 on (g increasing, no fixed point between)"
