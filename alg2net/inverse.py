@@ -294,8 +294,9 @@ def invert(form: LearnableForm) -> Inverse:
 
 def _solved(value: sp.Expr, target: sp.Indexed, coefficient: sp.Expr, after: sp.Indexed) -> sp.Expr:
     """`target` from `after = value`, where `value` is `coefficient*target + rest`: (after - rest)/coefficient,
-    written with a positive divisor."""
-    numerator = after - sp.expand(value - coefficient * target)
+    written with a positive divisor. `rest` is `value` at target = 0 (it is linear in target): subtracting
+    coefficient*target would leave target in terms that cancel only once fractions are combined."""
+    numerator = after - sp.expand(value.xreplace({target: 0}))
     if coefficient.could_extract_minus_sign():
         numerator, coefficient = -numerator, -coefficient
     return numerator if coefficient == 1 else sp.Mul(numerator, 1 / coefficient)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from alg2net.analysis.reversal import reversal
@@ -85,6 +85,8 @@ def test_show_inverse(capsys):
 
 _NONZERO = st.sampled_from(["0.5", "-0.7", "1.3", "2", "-1.5", "0.25"])
 _ANY = st.sampled_from(["0", "0.5", "-1", "1.2", "0.3"])
+# nonzero for every nonzero c; times a difference, the first cancels to 1/(1 + c^2) only once fractions combine
+_RATIONAL = st.sampled_from(["(1 - c^2/(1 + c^2))", "c/(2 + c^2)", "(c + 1/c)"])
 
 
 @st.composite
@@ -92,9 +94,11 @@ def invertible_programs(draw) -> str:
     """A one-state multistep scheme whose oldest lag appears outside the block, or a two-state momentum scheme."""
     if draw(st.booleans()):
         lag = draw(st.integers(1, 3))
-        terms = [f"{draw(_ANY)}*x[k-{j}]" for j in range(lag)] + [f"{draw(_NONZERO)}*x[k-{lag}]"]
+        oldest = draw(st.one_of(_NONZERO, _RATIONAL))
+        terms = [f"{draw(_ANY)}*x[k-{j}]" for j in range(lag)] + [f"{oldest}*(x[k] - x[k-{lag}])"]
         inner = " + ".join(f"{draw(_ANY)}*x[k-{j}]" for j in range(lag)) + " + x[k]"
-        return f"algorithm a\nparam h = {draw(_NONZERO)}\nx[k+1] = {' + '.join(terms)} - h*grad f({inner})\n"
+        params = f"param h = {draw(_NONZERO)}\nparam c = {draw(_NONZERO)}\n"
+        return f"algorithm a\n{params}x[k+1] = {' + '.join(terms)} - h*grad f({inner})\n"
     gamma, c, d = draw(_NONZERO), draw(_ANY), draw(_ANY)
     return (
         f"algorithm a\nparam gamma = {gamma}\noutput x\n"
@@ -128,6 +132,9 @@ def _evaluate(expr: sp.Expr, values: dict) -> np.ndarray:
 
 @settings(max_examples=40, deadline=None)
 @given(invertible_programs(), st.integers(0, 2**31))
+@example(  # the residue x[k-1]*(c^2/(1 + c^2) + 1/(1 + c^2) - 1) was left in the inverse (issue 13)
+    "algorithm a\nparam h = 2\nparam c = 0.5\nx[k+1] = x[k] + (1 - c^2/(1 + c^2))*(x[k] - x[k-1]) - h*grad f(x[k])\n", 0
+)
 def test_the_inverse_undoes_one_iteration(text: str, seed: int):
     form = derive_source(text).form
     inverse = invert(form)
@@ -141,6 +148,7 @@ def test_the_inverse_undoes_one_iteration(text: str, seed: int):
         values[step.lhs] = _evaluate(step.value.xreplace(params), values)
     after = {key: value for key, value in values.items() if key not in [v for v in before if _oldest(v, lags)]}
     for step in inverse.steps:
+        assert not step.value.has(step.lhs)  # symbolically: with params as symbols, as the module computes it
         after[step.lhs] = _evaluate(step.value.xreplace(params), after)
         assert np.allclose(after[step.lhs], before[step.lhs], atol=1e-9)
         # exactly: the forward update, with the recovered value substituted, gives back the value after
