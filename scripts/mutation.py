@@ -51,6 +51,13 @@ EQUIVALENT: dict[str, str] = {
     " some layer is undecided",
     "alg2net.analysis.region.x__real_roots__mutmut_10": "the candidate's one symbol is p, which solveset then infers",
     "alg2net.analysis.sequences.x__real_zeros__mutmut_3": "differences of min/max arguments hold no symbol but m",
+    # reviewed in the seed-3 sample (commit dc84c41)
+    "alg2net.analysis.multistep.xǁFrozenǁat__mutmut_3": "substitution reaches the same rationals as the fast path",
+    "alg2net.analysis.recurrences.x__fixed_points__mutmut_38": "a fast path: solveset finds the same real roots",
+    "alg2net.analysis.reduce.x__polynomial__mutmut_5": "quo_ground(1) returns the polynomial unchanged",
+    "alg2net.analysis.region.x__critical_points__mutmut_21": "a linear polynomial's discriminant is 1: no root",
+    "alg2net.analysis.roots.x__horner__mutmut_12": "p*z - c evaluates -P and -P': Newton's steps P/P' are the same",
+    "alg2net.codegen.describe.x__class_doc__mutmut_82": "break_on_hyphens=None is falsy, as False is",
 }
 # Copies the tree into mutants/ and writes every mutant, so that the names exist before `mutmut run`.
 GENERATE = """

@@ -57,6 +57,10 @@ def test_a_checkpoint_that_fixes_the_depth_says_so_in_the_depth_line(tmp_path, c
     status, out = _check(capsys, LM_RESNET, "--weights", path)
     assert status == 0
     assert "\ndepth: 40, fixed by the checkpoint; every layer passes at its trained values\n" in out
+    assert (
+        "\n  ✓ frozen layers: each layer 0-39 passes at its trained values (the checkpoint fixes the depth 40)\n" in out
+    )
+    assert "\n\nlearnable form (T_F is the block that replaces grad F)\n" in out
 
 
 def test_a_recurrence_through_abs_is_bounded_layer_by_layer():
@@ -359,3 +363,86 @@ def test_a_monotone_approach_starts_where_the_enclosed_slope_is_positive():
     tail = orbit(t + (1 - t) ** 3 / 3, t, sp.Integer(0)).tail
     assert (tail.start, tail.high, tail.high_closed, tail.limit) == (1, 1, False, 1)
     assert tail.how == "t[k] -> 1 monotonically from k = 1 on (g increasing, no fixed point between)"
+
+
+# found by the seed-3 sample ------------------------------------------------------------------------------------------
+
+
+def test_a_decimal_near_the_unit_circle_gets_the_digits_that_tell_it_from_1():
+    import sympy as sp
+
+    from alg2net.analysis.conditions import decimal
+    from alg2net.analysis.reduce import ZETA
+    from alg2net.analysis.roots import root_facts
+
+    value = 1 + sp.Rational(1, 10**8)
+    (root,) = [r for r in root_facts(sp.Poly((ZETA - 1) * (ZETA - value), ZETA)).roots if r.value != 1]
+    assert decimal(root.value, root) == "1.00000001"
+
+
+def test_a_nested_square_root_is_not_squared_out():
+    import sympy as sp
+
+    from alg2net.analysis.recurrences import _squared_out
+
+    t = sp.Symbol("t")
+    assert _squared_out(sp.exp(sp.sqrt(t)) - t, t) is None
+
+
+def test_a_tail_that_grows_without_bound_includes_its_first_value():
+    """t_0 = 2 fails (momentum 1, a double root) and the tail [2, oo) starts there: it must not be read as (2, oo)."""
+    facts = _facts(
+        "param t[0] = 2",
+        "param t[k+1] = t[k] + 1/t[k]",
+        "x[k+1] = x[k] + (1 - (t[k] - 2)^2/(1 + (t[k] - 2)^2))*(x[k] - x[k-1]) - grad f(x[k])",
+    )
+    rows = {c["name"]: c["why"] for c in facts["conditions"]}
+    assert rows["frozen layers"] == (
+        "could not decide from layer 0 on: from layer 0 on, t[k] ranges over values that pass and values that fail"
+    )
+
+
+def test_a_schedule_with_a_ratio_of_square_roots_is_decided_in_k():
+    facts = _facts("param h[k] = sqrt(k + 1)/sqrt(k + 2)", "x[k+1] = x[k] - h[k]*grad f(x[k])")
+    assert facts["verdict"] == "guaranteed"
+    rows = {c["name"]: c["why"] for c in facts["conditions"]}
+    assert rows["frozen layers"] == "every layer k >= 0 passes (decided exactly in k)"
+
+
+def test_constrain_holds_a_param_in_a_region_open_below():
+    text = (
+        "algorithm t\nparam a = -1 learnable\nparam beta = 0.5 learnable\n"
+        "x[k+1] = x[k] + beta*(x[k] - x[k-1]) - a*grad f(x[k])\n"
+    )
+    source = alg2net.compile_source(text, constrain=True)
+    assert '"""`a`, held in a < -1e-05 (its region\'s interval below 0.0) through `a_raw`."""' in source
+
+
+def test_constrain_checks_a_learnable_schedule_at_every_layer():
+    text = "algorithm s\nparam b[k] = {}/(k+10) learnable\nx[k+1] = x[k] + b[k]*(x[k] - x[k-1]) - grad f(x[k])\n"
+    assert "held in -0.99999 < b < 0.99999" in alg2net.compile_source(text.format("0.5*k"), constrain=True)
+    with pytest.raises(alg2net.Alg2NetError, match="its initial value .* is at some layer k >= 0 on or outside"):
+        alg2net.compile_source(text.format("(k+20)"), constrain=True)
+
+
+def test_a_joint_region_documents_its_thetas_and_wraps_at_112_columns():
+    source = alg2net.compile_source((ROOT / "examples" / "learnable_lmm3.alg").read_text(), constrain=True)
+    assert "theta_1 = a_raw" in source and "theta_2 = b_raw" in source
+    lines = source.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("    a, b: every root of q(zeta)"))
+    paragraph = lines[start : lines.index("", start)]  # the map's description, wrapped at 112 columns
+    assert len(paragraph) == 3 and all(70 < len(line) <= 112 for line in paragraph[:2])
+
+
+def test_the_inverse_writes_k_as_the_layer_index():
+    text = "algorithm m\nx[k+1] = x[k] + (k+1)/(k+2)*(x[k] - x[k-1]) - grad f(x[k])\n"
+    source = alg2net.compile_source(text, memory="reversible")
+    assert "x_prev = (k + 2) * (x + x / (k + 2) + k * x / (k + 2) - grad_f_x - x_next) / (k + 1)" in source
+
+
+def test_a_param_that_is_zero_where_the_inverse_divides_is_located_at_its_update(tmp_path, capsys):
+    source = _source(tmp_path, HEAVY_BALL.read_text(encoding="utf-8").replace("beta = 0.9", "beta = 0"))
+    status = main(["compile", str(source), "--memory", "reversible", "-o", str(tmp_path / "net.py")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"{source}:8:1: error: --memory reversible: the inverse divides by beta")

@@ -34,10 +34,6 @@ class Bounds:
     def width(self) -> Fraction:
         return self.high - self.low
 
-    def within(self, low, high) -> bool:
-        """Inside [low, high] (exact numbers; +-oo allowed)."""
-        return bool(sp.Rational(self.low) >= low) and bool(sp.Rational(self.high) <= high)
-
 
 def enclose(expr: sp.Expr, box: dict) -> Bounds:
     """An interval holding `expr` at every point of `box` (a symbol -> `Bounds` or an exact number)."""
