@@ -168,15 +168,15 @@ def _companion(coefficients: list) -> mpmath.matrix:
 
 def _symbolic_growth(poly: sp.Poly, factor: float) -> sp.Expr | None:
     """max |1/zeta| over the roots of `poly` off the unit circle (1 when there are none), from SymPy's closed forms
-    of the roots of each irreducible factor; None with a zero root, or where a factor is beyond degree 4 and neither
-    a binomial nor cyclotomic (its closed forms, if any, are not worth their cost). Of a numeric `poly` with such a
-    factor of degree 3 or 4 (a cubic's closed form takes SymPy seconds to compare), `factor` as a decimal."""
+    of the roots of each irreducible factor; None with a zero root, or where a factor beyond degree 2 is neither a
+    binomial nor cyclotomic and holds params (the moduli of a cubic's closed form in params can take SymPy hours to
+    compare with 1). Of a numeric `poly` with such a factor, `factor` as a decimal."""
     try:
         factors = [f for f, _ in sp.factor_list(poly)[1]]
         hard = [f for f in factors if f.degree() > 2 and f.length() > 2 and not f.is_cyclotomic]
         if hard and not any(c.free_symbols for c in poly.all_coeffs()):
             return sp.Integer(1) if factor <= 1 else sp.Float(factor, 6)
-        if any(f.degree() > 4 for f in hard):
+        if hard:
             return None
         if all(f.degree() <= 4 for f in factors):  # the closed forms of the whole polynomial
             found = [(poly, [root for root in sp.roots(poly, multiple=True) if root != 0])]
