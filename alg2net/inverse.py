@@ -174,10 +174,10 @@ def _symbolic_growth(poly: sp.Poly, factor: float) -> sp.Expr | None:
     try:
         factors = [f for f, _ in sp.factor_list(poly)[1]]
         hard = [f for f in factors if f.degree() > 2 and f.length() > 2 and not f.is_cyclotomic]
-        if hard and not any(c.free_symbols for c in poly.all_coeffs()):
+        if hard:  # numeric: the decimal; in params: none
+            if any(c.free_symbols for c in poly.all_coeffs()):
+                return None
             return sp.Integer(1) if factor <= 1 else sp.Float(factor, 6)
-        if hard:
-            return None
         if all(f.degree() <= 4 for f in factors):  # the closed forms of the whole polynomial
             found = [(poly, [root for root in sp.roots(poly, multiple=True) if root != 0])]
         else:  # factor by factor: a cyclotomic factor's roots are on the unit circle, and one root of a binomial

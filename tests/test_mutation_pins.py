@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import sympy as sp
 
 import alg2net
 from alg2net.cli import main
@@ -198,6 +199,11 @@ def _facts(*lines: str) -> dict:
     return alg2net.check_source("\n".join(["algorithm t", *lines, ""]))
 
 
+def _rows(facts: dict) -> dict[str, str]:
+    """Each condition's why, by name."""
+    return {c["name"]: c["why"] for c in facts["conditions"]}
+
+
 def test_block_coefficients_that_grow_with_k_fail_the_limit(capsys, tmp_path):
     """rho and c_f settle, but T's coefficients k + 1 and -k do not: the layers add k*h*(T(x[k]) - T(x[k-1])), a
     first-order term, so they approximate no x' = -c*T(x). With rho varying too, the order is the last layer's."""
@@ -286,19 +292,23 @@ def test_a_recurrence_read_only_at_k_plus_one_is_followed_to_its_limit():
     assert facts["reasons"][0].startswith("rho'(1) = 1 - t[k+1] tends to 0 as k -> oo")
 
 
-def test_a_schedule_rational_in_exp_of_k_only_after_expanding_is_decided():
-    facts = _facts("param h[k] = exp(-k)*(exp(k) + 1)/4", "x[k+1] = x[k] - h[k]*grad f(x[k])")
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "exp(-k)*(exp(k) + 1)/4",  # rational in exp(-k) only once expanded
+        "sqrt(k + 1)/sqrt(k + 2)",  # one generator once the roots are combined
+    ],
+)
+def test_a_step_schedule_with_one_generator_is_decided_in_k(schedule: str):
+    facts = _facts(f"param h[k] = {schedule}", "x[k+1] = x[k] - h[k]*grad f(x[k])")
     assert facts["verdict"] == "guaranteed"
-    rows = {c["name"]: c["why"] for c in facts["conditions"]}
-    assert rows["frozen layers"] == "every layer k >= 0 passes (decided exactly in k)"
+    assert _rows(facts)["frozen layers"] == "every layer k >= 0 passes (decided exactly in k)"
 
 
 # analysis helpers ---------------------------------------------------------------------------------------------------
 
 
 def test_min_and_max_are_enclosed_by_the_min_and_max_of_their_arguments():
-    import sympy as sp
-
     from alg2net.analysis.interval import Bounds, enclose
 
     t = sp.Symbol("t")
@@ -307,8 +317,6 @@ def test_min_and_max_are_enclosed_by_the_min_and_max_of_their_arguments():
 
 
 def test_closed_forms_and_fixed_points_of_recurrences():
-    import sympy as sp
-
     from alg2net.analysis.recurrences import _fixed_points, closed_form
     from alg2net.derive import K
 
@@ -319,8 +327,6 @@ def test_closed_forms_and_fixed_points_of_recurrences():
 
 
 def test_roots_within_1e_40_of_the_unit_circle_are_placed_and_written_exactly():
-    import sympy as sp
-
     from alg2net.analysis.reduce import ZETA
     from alg2net.analysis.roots import modulus_text, root_facts
 
@@ -342,8 +348,6 @@ def test_a_complex_pair_just_outside_the_unit_circle_is_reported(capsys, tmp_pat
 def test_a_fixed_point_where_g_flattens_is_reached_by_contraction():
     """g(t) = 1 + (t - 1)^3 has g'(1) = 0: the enclosed slope on [1/2, 1] starts at 0, so `g increasing` is not
     proven there (an open end at the fixed point needs g strictly increasing); the contraction decides."""
-    import sympy as sp
-
     from alg2net.analysis.recurrences import orbit
 
     t = sp.Symbol("t")
@@ -355,8 +359,6 @@ def test_a_fixed_point_where_g_flattens_is_reached_by_contraction():
 def test_a_monotone_approach_starts_where_the_enclosed_slope_is_positive():
     """g(t) = t + (1 - t)^3/3 from t_0 = 0: g'(1) = 1 (no contraction), and on [0, 1] the enclosed slope is [0, 1],
     which does not prove g strictly increasing (the open end at 1 needs it); from t_1 = 1/3 on it does."""
-    import sympy as sp
-
     from alg2net.analysis.recurrences import orbit
 
     t = sp.Symbol("t")
@@ -369,8 +371,6 @@ def test_a_monotone_approach_starts_where_the_enclosed_slope_is_positive():
 
 
 def test_a_decimal_near_the_unit_circle_gets_the_digits_that_tell_it_from_1():
-    import sympy as sp
-
     from alg2net.analysis.conditions import decimal
     from alg2net.analysis.reduce import ZETA
     from alg2net.analysis.roots import root_facts
@@ -381,8 +381,6 @@ def test_a_decimal_near_the_unit_circle_gets_the_digits_that_tell_it_from_1():
 
 
 def test_a_nested_square_root_is_not_squared_out():
-    import sympy as sp
-
     from alg2net.analysis.recurrences import _squared_out
 
     t = sp.Symbol("t")
@@ -396,17 +394,9 @@ def test_a_tail_that_grows_without_bound_includes_its_first_value():
         "param t[k+1] = t[k] + 1/t[k]",
         "x[k+1] = x[k] + (1 - (t[k] - 2)^2/(1 + (t[k] - 2)^2))*(x[k] - x[k-1]) - grad f(x[k])",
     )
-    rows = {c["name"]: c["why"] for c in facts["conditions"]}
-    assert rows["frozen layers"] == (
+    assert _rows(facts)["frozen layers"] == (
         "could not decide from layer 0 on: from layer 0 on, t[k] ranges over values that pass and values that fail"
     )
-
-
-def test_a_schedule_with_a_ratio_of_square_roots_is_decided_in_k():
-    facts = _facts("param h[k] = sqrt(k + 1)/sqrt(k + 2)", "x[k+1] = x[k] - h[k]*grad f(x[k])")
-    assert facts["verdict"] == "guaranteed"
-    rows = {c["name"]: c["why"] for c in facts["conditions"]}
-    assert rows["frozen layers"] == "every layer k >= 0 passes (decided exactly in k)"
 
 
 def test_constrain_holds_a_param_in_a_region_open_below():
