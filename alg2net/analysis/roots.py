@@ -6,7 +6,7 @@ it is self-reciprocal, and then as many as w = zeta + 1/zeta has real roots in (
 get the modulus 1. A root's modulus is exact for rational roots and complex pairs of quadratic factors; otherwise it
 is a Float with 50 significant digits (more where a root off the circle lies closer to it than 10^-40: digits are
 added until the side is certain), from roots found in double precision (Aberth) and refined by Newton's method in
-mpmath, or by mpmath's own `polyroots` where that does not give distinct roots.
+mpmath, or by Aberth's method in mpmath where that does not give distinct roots.
 
 `root_condition` decides the root condition without the roots, exactly, for rational coefficients: the part of each
 square-free factor with roots on the unit circle is its gcd with its reciprocal, whose roots are all on the circle
@@ -203,27 +203,37 @@ def _numeric_root(value: mpmath.mpc, digits: int, multiplicity: int, on_circle: 
 
 def _approximate(coefficients: list[Fraction], digits: int, real: int) -> list:
     """The roots (mpc, `digits` digits, `real` of them real) of the square-free polynomial with these rational
-    coefficients (highest first): Aberth in floats, then Newton in mpmath; mpmath's polyroots where those are not
-    distinct."""
+    coefficients (highest first): Aberth in floats, then Newton in mpmath; Aberth in mpmath where those are not
+    distinct (roots closer than floats tell apart) or the floats overflow."""
     scale = math.lcm(*(c.denominator for c in coefficients))
     integers = [int(c * scale) for c in coefficients]
-    starts = _aberth([complex(c) for c in integers])
+    try:  # monic in floats: coefficients far below the leading one underflow, harmlessly, for the start
+        starts = _aberth([complex(Fraction(c, integers[0])) for c in integers], 1e-14)
+    except OverflowError:  # roots beyond the float range
+        starts = []
     with mpmath.workdps(digits + 10):
         refined = [_newton(integers, mpmath.mpc(z), digits + 5) for z in starts]
-        if not starts or any(z is None for z in refined) or not _distinct(refined):
-            refined = mpmath.polyroots(integers, maxsteps=500, extraprec=len(integers) * 10)
-            refined = [mpmath.mpc(z) for z in refined]
+    extra = 10
+    while not starts or any(z is None for z in refined) or not _distinct(refined):
+        with mpmath.workdps(digits + extra):  # clustered roots need the digits that cancel in p near them
+            refined = _aberth([mpmath.mpf(c) / integers[0] for c in integers], mpmath.mpf(10) ** (-digits - 5))
+        if refined:
+            break
+        if extra > 8 * digits:  # pragma: no cover - not met in any polynomial tried; never a wrong root
+            raise ArithmeticError("the roots of a factor of rho could not be found")
+        extra *= 4
+    with mpmath.workdps(digits + 10):
         by_imag = sorted(range(len(refined)), key=lambda i: abs(refined[i].imag))
         for i in by_imag[:real]:  # Sturm counts the real roots; they are the nearest to the real axis
             refined[i] = mpmath.mpc(refined[i].real, 0)
         return refined
 
 
-def _aberth(coefficients: list[complex], iterations: int = 500) -> list[complex]:
-    """Approximate roots in double precision (Aberth-Ehrlich); [] where the floats overflow or it does not settle."""
-    degree = len(coefficients) - 1
-    lead = coefficients[0]
-    monic = [c / lead for c in coefficients]
+def _aberth(monic: list, tolerance, iterations: int = 500) -> list:
+    """The roots of a monic polynomial by the Aberth-Ehrlich iteration, in floats or in mpmath's current precision
+    (the coefficients' type), until no root moves by more than `tolerance` of its modulus; [] where the numbers
+    overflow or the roots do not settle in `iterations` sweeps."""
+    degree = len(monic) - 1
     radius = 2 * max(abs(c) ** (1 / k) for k, c in enumerate(monic) if k > 0)
     zs = [radius * cmath.exp(1j * (2 * math.pi * k / degree + 0.4)) for k in range(degree)]
     for _ in range(iterations):
@@ -235,10 +245,10 @@ def _aberth(coefficients: list[complex], iterations: int = 500) -> list[complex]
             ratio = p / dp if dp != 0 else complex(math.inf)
             repulsion = sum(1 / (z - w) for j, w in enumerate(zs) if j != i)
             delta = ratio / (1 - ratio * repulsion)
-            if not cmath.isfinite(delta):
+            if not abs(delta) < math.inf:  # inf or nan
                 return []
             zs[i] = z - delta
-            moved = moved or abs(delta) > 1e-14 * max(1.0, abs(z))
+            moved = moved or abs(delta) > tolerance * abs(z)
         if not moved:
             return zs
     return []
@@ -253,8 +263,8 @@ def _horner(coefficients, z):
 
 
 def _newton(coefficients: list[int], z, digits: int):
-    """Newton's method from z in the current mpmath precision, until a step is below 10^-digits*max(1, |z|); None
-    where it does not get there in 100 steps."""
+    """Newton's method from z in the current mpmath precision, until a step is below 10^-digits*|z| (relative: a
+    root may be tiny); None where it does not get there in 100 steps."""
     bound = mpmath.mpf(10) ** (-digits)
     for _ in range(100):
         p, dp = _horner(coefficients, z)
@@ -262,22 +272,16 @@ def _newton(coefficients: list[int], z, digits: int):
             return None
         step = p / dp
         z -= step
-        if abs(step) <= bound * max(1, abs(z)):
+        if abs(step) <= bound * abs(z) or step == 0:
             return z
     return None
 
 
 def _distinct(values: list) -> bool:
-    """No two of the values within 10^-10 of each other (relative): Newton found as many roots as it started."""
-    points = sorted((complex(v) for v in values), key=lambda c: (c.real, c.imag))
-    scale = max((abs(p) for p in points), default=1.0) or 1.0
-    for i, p in enumerate(points):
-        for q in points[i + 1 :]:
-            if q.real - p.real > 1e-10 * scale:
-                break
-            if abs(q - p) <= 1e-10 * scale:
-                return False
-    return True
+    """No two of the values within 10^-10 of each other, relative to the larger: Newton found as many roots as it
+    started."""
+    points = [complex(v) for v in values]
+    return all(abs(q - p) > 1e-10 * max(abs(p), abs(q)) for i, p in enumerate(points) for q in points[i + 1 :])
 
 
 def _root(value: sp.Expr, factor: sp.Poly, multiplicity: int) -> Root:
