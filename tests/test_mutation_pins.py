@@ -436,3 +436,108 @@ def test_a_param_that_is_zero_where_the_inverse_divides_is_located_at_its_update
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith(f"{source}:8:1: error: --memory reversible: the inverse divides by beta")
+
+
+# found by the seed-4 sample ------------------------------------------------------------------------------------------
+
+
+def test_a_schedule_that_passes_only_layer_0_says_so():
+    facts = _facts("param b[k] = min(k, 2)", "x[k+1] = x[k] - 0.1*grad f(x[k]) + b[k]*(x[k] - x[k-1])")
+    assert _rows(facts)["frozen layers"].startswith("layer 0 passes; at layer 1: zeta = 1 is a multiple root of rho")
+
+
+def test_trained_schedule_values_are_judged_against_their_region(tmp_path):
+    text = LM_RESNET.read_text(encoding="utf-8")
+    inside = alg2net.check_source(text, weights=_checkpoint(tmp_path, LM_RESNET, 10))
+    assert _rows(inside)["kn in its region"] == "every trained value in the region -1 < kn <= 1"
+    outside = alg2net.check_source(text, weights=_checkpoint(tmp_path, LM_RESNET, 10, kn={2: 1.5, 3: 1.5, 7: 2.0}))
+    why = "3 of 10 trained values outside the region -1 < kn <= 1 (layers 2-3, layer 7)"
+    assert _rows(outside)["kn in its region"] == why
+
+
+def test_a_schedule_past_float32_through_exp_is_found_exactly():
+    """min(exp(k), 1e39) is beyond float32 from k = 89: the overflow scan evaluates it in mpmath, exp included."""
+    facts = _facts(
+        "param c[k] = min(exp(k), 1e39)",
+        "x[k+1] = x[k] - 0.1*grad f(x[k]) + c[k]/(2*c[k] + 1)*(x[k] - x[k-1])",
+    )
+    assert facts["max_depth_guaranteed"] == 89
+    assert facts["reasons"] == [
+        "c[89] exceeds the float32 range (a float32 module stores inf): every layer from k = 89 on overflows"
+    ]
+
+
+def test_a_recurrence_stops_where_it_leaves_float32():
+    """t_1 = 2^200 overflows; from the last finite value a later layer's step (2^(200-k)) would be finite again,
+    and must not be taken for t_1."""
+    from alg2net.analysis.limits import K, recurrence_values
+    from alg2net.analysis.params import Recurrence
+
+    t, t1 = sp.symbols("t_k t_k1")
+    runs = recurrence_values((Recurrence("t", t, t1, sp.Integer(1), t * 2 ** (200 - K)),), 100)
+    assert runs == {t: [1]}
+
+
+def test_a_monotone_approach_does_not_start_on_a_fixed_point():
+    """g(t) = (3t - t^2)/2 fixes 0 and 1 and rises between them; from an enclosure [0, 1/2] of t_n, t_n may be 0,
+    which it never leaves: no claim that t_k -> 1 (from [1/4, 1/2] there is one)."""
+    from fractions import Fraction
+
+    from alg2net.analysis.interval import Bounds
+    from alg2net.analysis.recurrences import _Map
+
+    t = sp.Symbol("t")
+    step = _Map.of((3 * t - t**2) / 2, t)
+    assert step._monotone(Bounds(Fraction(0), Fraction(1, 2)), 0) is None
+    assert step._monotone(Bounds(Fraction(1, 4), Fraction(1, 2)), 0).limit == 1
+
+
+def test_roots_on_the_circle_of_an_irreducible_quartic_are_told_from_those_off_it():
+    """rho = (zeta - 1)*(zeta^4 - zeta^3 - zeta^2 - zeta + 1), a Salem polynomial: two roots on the unit circle,
+    one at 1.72 and one at 0.58."""
+    facts = _facts("param h = 0.1", "x[k+1] = 2*x[k] - 2*x[k-3] + x[k-4] - h*grad f(x[k])")
+    roots = [(r["value"], r["abs"]) for r in facts["roots"]]
+    assert [v for v, _ in roots] == ["1.72208", "1", "-0.651388 - 0.758745*I", "-0.651388 + 0.758745*I", "0.580692"]
+    assert [a for _, a in roots][1:4] == [1.0, 1.0, 1.0]
+
+
+def test_tiny_roots_of_a_cubic_factor_are_found_to_their_own_precision():
+    """Coefficients 1e-300 and 3e-322 made integers past the float range (OverflowError: exit 3), and Newton's
+    absolute stop took roots of size 1e-108 for 0: the roots are the three cube roots of about 3e-322."""
+    facts = _facts(
+        "param a = 1e-300",
+        "param b = 3e-322",
+        "x[k+1] = x[k] - 0.1*grad f(x[k]) + a*(x[k-1] - x[k-2]) + b*(x[k-2] - x[k-3])",
+    )
+    assert [r["value"] for r in facts["roots"]] == ["1", "6.69433e-108", "-3.34716e-108", "-3.34716e-108"]
+    assert [r["abs"] for r in facts["roots"]][1:] == pytest.approx(
+        [float(sp.Rational(3, 10**322) ** sp.Rational(1, 3))] * 3, rel=1e-9
+    )
+
+
+def test_roots_closer_than_floats_tell_apart_are_found():
+    """(zeta - 1/3)^2*(zeta + 1/2) + 10^-40: a pair 2.2e-20 apart, one root to floats; mpmath's polyroots did not
+    converge on it (exit 3). Aberth in mpmath separates them: 1/3 +- i*sqrt(6/5)*1e-20 to leading order."""
+    from alg2net.analysis.reduce import ZETA
+    from alg2net.analysis.roots import root_facts
+
+    third = sp.Rational(1, 3)
+    poly = sp.Poly(sp.expand((ZETA - third) ** 2 * (ZETA + sp.Rational(1, 2)) + sp.Rational(1, 10**40)), ZETA)
+    roots = sorted(root_facts(poly).roots, key=lambda r: float(sp.im(r.value)))
+    assert [r.multiplicity for r in roots] == [1, 1, 1]
+    pair = (roots[0], roots[2])
+    assert all(abs(sp.re(r.value) - third) < sp.Rational(1, 10**39) for r in pair)
+    assert [float(sp.im(r.value)) for r in pair] == pytest.approx([-1.0954451150e-20, 1.0954451150e-20], rel=1e-9)
+    assert abs(roots[1].value + sp.Rational(1, 2)) < sp.Rational(1, 10**35)
+
+
+def test_square_roots_of_one_schedule_are_combined_into_one_generator():
+    """sqrt(k+1)/sqrt(k+9) is one monotone function of k, sqrt((k+1)/(k+9)): minus 1/3 it is 0 at layer 0 only,
+    minus 1/2 never."""
+    step = "x[k+1] = x[k] - h[k]*grad f(x[k])"
+    facts = _facts("param h[k] = sqrt(k+1)/sqrt(k+9) - 1/3", step)
+    assert facts["reasons"] == ["at layer 0: every c_F is 0: no gradient term reaches the limit, which is x' = 0"]
+    assert facts["max_depth_guaranteed"] == 0
+    facts = _facts("param h[k] = sqrt(k+1)/sqrt(k+9) - 1/2", step)
+    assert facts["verdict"] == "guaranteed"
+    assert _rows(facts)["frozen layers"] == "every layer k >= 0 passes (decided exactly in k)"

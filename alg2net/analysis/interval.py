@@ -62,8 +62,7 @@ def _mpf(value: Fraction, direction: int):
 
 
 def _bounds(value) -> Bounds:
-    if isinstance(value, (int, Fraction)):
-        return Bounds(Fraction(value), Fraction(value))
+    """The exact ends of an mpmath interval."""
     low, high = (_fraction(raw) for raw in value._mpi_)
     if low is None or high is None:
         raise Unbounded("infinite enclosure")
