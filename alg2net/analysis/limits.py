@@ -144,7 +144,10 @@ def network(
     rho_initial = sp.Poly([c.xreplace(initial) for c in rho.all_coeffs()], ZETA)
     steps_initial = tuple(c.xreplace(initial) for c in steps)
     per_layer = set(params.per_layer)
-    terms = [(m, c) for m, c in _block_terms(pi, space.variables, initial) if c.free_symbols & per_layer]
+    reached = pi.free_symbols.union(*(sp.sympify(v).free_symbols for s, v in initial.items() if s in pi.free_symbols))
+    terms = []
+    if reached & per_layer:  # expanding Pi's block terms is costly on large programs: only where some may vary
+        terms = [(m, c) for m, c in _block_terms(pi, space.variables, initial) if c.free_symbols & per_layer]
     varying = bool(terms) or any(e.free_symbols & per_layer for e in (*rho_initial.all_coeffs(), *steps_initial))
     sequences = recurrence_values(params.recurrences, depth + 1 if varying else 1)
     schedule = Schedule(initial, params.recurrences, sequences)
