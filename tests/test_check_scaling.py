@@ -16,8 +16,11 @@ import cmath
 import math
 import random
 
+import mpmath
 import pytest
 import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from nodepy import lm
 from scaling_programs import FUNCTIONS, chain, coupled, lag
 from sympy.polys.matrices import DomainMatrix
@@ -273,6 +276,44 @@ def test_a_block_at_a_vanishing_argument_is_no_traceback():
     facts = alg2net.check_source(text)
     assert facts["rho"] == "zeta - 1" and facts["effective_steps"] == {"g": "0", "f": "1/2"}
     assert facts["verdict"] == "not_guaranteed"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(st.integers(-9, 9), st.integers(-120, 120)), min_size=4, max_size=6),
+    st.booleans(),
+)
+def test_the_roots_of_any_factor_are_found_whatever_their_sizes(terms, cluster):
+    """Coefficients m*10^e over 240 decades (some roots 1e-100, others 1e100), or a double root split by 10^-40:
+    `root_facts` gives every root of every factor, checked without an oracle (Vieta's product of each factor's
+    roots, and each root's residual relative to the size of the terms)."""
+    coefficients = [sp.Rational(m) * sp.Rational(10) ** e for m, e in terms]
+    if coefficients[0] == 0 or coefficients[-1] == 0:
+        coefficients[0] = coefficients[-1] = sp.Integer(1)
+    p = sp.Poly(coefficients, ZETA)
+    if cluster:
+        p = sp.Poly((ZETA - sp.Rational(1, 3)) ** 2 * p.as_expr() + sp.Rational(1, 10**40), ZETA)
+    roots = root_facts(p).roots
+    assert sum(r.multiplicity for r in roots) == p.degree()
+    with mpmath.workdps(60):
+        for factor, _ in p.factor_list()[1]:
+            values = [_mpc(r.value) for r in roots]
+            mine = [v for v in values if _residual(factor, v) < mpmath.mpf(10) ** -25]
+            assert len(mine) >= factor.degree(), (factor, values)
+            ratio = abs(factor.all_coeffs()[-1] / factor.LC())  # Vieta: the product of the roots' moduli
+            product = mpmath.fprod(abs(v) for v in mine[: factor.degree()])
+            assert abs(product * int(ratio.q) / int(ratio.p) - 1) < mpmath.mpf(10) ** -20, factor
+
+
+def _mpc(value: sp.Expr) -> mpmath.mpc:
+    re, im = (sp.Float(sp.N(part, 60), 60) for part in value.as_real_imag())
+    return mpmath.mpc(mpmath.mpf(re._mpf_), mpmath.mpf(im._mpf_))
+
+
+def _residual(factor: sp.Poly, z):
+    """|factor(z)| relative to the largest of its terms at z."""
+    terms = [mpmath.mpf(int(c.p)) / int(c.q) * z**i for i, c in enumerate(reversed(factor.all_coeffs()))]
+    return abs(mpmath.fsum(terms)) / max(abs(t) for t in terms)
 
 
 @pytest.mark.parametrize("seed", range(4))

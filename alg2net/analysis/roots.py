@@ -5,8 +5,10 @@ roots lie on the unit circle is decided exactly: an irreducible factor of degree
 it is self-reciprocal, and then as many as w = zeta + 1/zeta has real roots in (-2, 2), twice (Sturm); those roots
 get the modulus 1. A root's modulus is exact for rational roots and complex pairs of quadratic factors; otherwise it
 is a Float with 50 significant digits (more where a root off the circle lies closer to it than 10^-40: digits are
-added until the side is certain), from roots found in double precision (Aberth) and refined by Newton's method in
-mpmath, or by Aberth's method in mpmath where that does not give distinct roots.
+added until the side is certain), from roots found in double precision (Aberth, started on the circles of the
+Newton polygon, so that roots of sizes 1e-100 and 1e100 are both found) and refined by Newton's method in mpmath, or
+by Aberth's method in mpmath, with more digits until it settles, where that does not give distinct roots or the
+floats overflow.
 
 `root_condition` decides the root condition without the roots, exactly, for rational coefficients: the part of each
 square-free factor with roots on the unit circle is its gcd with its reciprocal, whose roots are all on the circle
@@ -203,25 +205,20 @@ def _numeric_root(value: mpmath.mpc, digits: int, multiplicity: int, on_circle: 
 
 def _approximate(coefficients: list[Fraction], digits: int, real: int) -> list:
     """The roots (mpc, `digits` digits, `real` of them real) of the square-free polynomial with these rational
-    coefficients (highest first): Aberth in floats, then Newton in mpmath; Aberth in mpmath where those are not
-    distinct (roots closer than floats tell apart) or the floats overflow."""
+    coefficients (highest first, the last not 0): Aberth in floats, then Newton in mpmath; Aberth in mpmath where
+    those are not distinct (roots closer than floats tell apart) or the floats overflow."""
     scale = math.lcm(*(c.denominator for c in coefficients))
     integers = [int(c * scale) for c in coefficients]
+    circles = _start_circles(integers)
     try:  # monic in floats: coefficients far below the leading one underflow, harmlessly, for the start
-        starts = _aberth([complex(Fraction(c, integers[0])) for c in integers], 1e-14)
+        starts = [cmath.rect(math.exp(log_radius), angle) for log_radius, angle in circles]
+        starts = _aberth([complex(Fraction(c, integers[0])) for c in integers], starts, 1e-14) if all(starts) else []
     except OverflowError:  # roots beyond the float range
         starts = []
     with mpmath.workdps(digits + 10):
         refined = [_newton(integers, mpmath.mpc(z), digits + 5) for z in starts]
-    extra = 10
-    while not starts or any(z is None for z in refined) or not _distinct(refined):
-        with mpmath.workdps(digits + extra):  # clustered roots need the digits that cancel in p near them
-            refined = _aberth([mpmath.mpf(c) / integers[0] for c in integers], mpmath.mpf(10) ** (-digits - 5))
-        if refined:
-            break
-        if extra > 8 * digits:  # pragma: no cover - not met in any polynomial tried; never a wrong root
-            raise ArithmeticError("the roots of a factor of rho could not be found")
-        extra *= 4
+    if not starts or any(z is None for z in refined) or not _distinct(refined):
+        refined = _aberth_digits(integers, circles, digits)
     with mpmath.workdps(digits + 10):
         by_imag = sorted(range(len(refined)), key=lambda i: abs(refined[i].imag))
         for i in by_imag[:real]:  # Sturm counts the real roots; they are the nearest to the real axis
@@ -229,13 +226,47 @@ def _approximate(coefficients: list[Fraction], digits: int, real: int) -> list:
         return refined
 
 
-def _aberth(monic: list, tolerance, iterations: int = 500) -> list:
-    """The roots of a monic polynomial by the Aberth-Ehrlich iteration, in floats or in mpmath's current precision
-    (the coefficients' type), until no root moves by more than `tolerance` of its modulus; [] where the numbers
-    overflow or the roots do not settle in `iterations` sweeps."""
-    degree = len(monic) - 1
-    radius = 2 * max(abs(c) ** (1 / k) for k, c in enumerate(monic) if k > 0)
-    zs = [radius * cmath.exp(1j * (2 * math.pi * k / degree + 0.4)) for k in range(degree)]
+def _aberth_digits(integers: list[int], circles: list[tuple[float, float]], digits: int) -> list:
+    """Aberth in mpmath to `digits` digits, with more working digits until it settles: clustered roots need the
+    digits that cancel in p near them."""
+    extra = 10
+    while True:
+        with mpmath.workdps(digits + extra):
+            monic = [mpmath.mpf(c) / integers[0] for c in integers]
+            starts = [mpmath.exp(log_radius) * mpmath.expj(angle) for log_radius, angle in circles]
+            roots = _aberth(monic, starts, mpmath.mpf(10) ** (-digits - 5))
+        if roots:
+            return roots
+        if extra > 8 * digits:  # pragma: no cover - not met in any polynomial tried; never a wrong root
+            raise ArithmeticError("the roots of a factor of rho could not be found")
+        extra *= 4
+
+
+def _start_circles(integers: list[int]) -> list[tuple[float, float]]:
+    """Starting points for Aberth as (log of the modulus, angle), as many as the degree: on each edge of the upper
+    convex hull of the points (i, log|a_i|), a_i the coefficient of zeta^i, as many as the edge spans, on the circle
+    whose radius balances its two ends (the Newton polygon: roots of moduli 1e-100 and 1e100 start near both)."""
+    points = [(i, math.log(abs(c))) for i, c in enumerate(reversed(integers)) if c != 0]
+    hull: list[tuple[int, float]] = []
+    for point in points:
+        while len(hull) >= 2 and _turn(hull[-2], hull[-1], point) >= 0:
+            hull.pop()
+        hull.append(point)
+    degree, circles = len(integers) - 1, []
+    for (i, low), (j, high) in zip(hull, hull[1:]):
+        circles += [((low - high) / (j - i), 2 * math.pi * (n / (j - i) + i / degree) + 0.4) for n in range(j - i)]
+    return circles
+
+
+def _turn(o: tuple[int, float], a: tuple[int, float], b: tuple[int, float]) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def _aberth(monic: list, starts: list, tolerance, iterations: int = 500) -> list:
+    """The roots of a monic polynomial by the Aberth-Ehrlich iteration from `starts`, in floats or in mpmath's
+    current precision (the numbers' type), until no root moves by more than `tolerance` of its modulus; [] where
+    the numbers overflow or the roots do not settle in `iterations` sweeps."""
+    zs = list(starts)
     for _ in range(iterations):
         moved = False
         for i, z in enumerate(zs):
