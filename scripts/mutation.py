@@ -66,6 +66,13 @@ EQUIVALENT: dict[str, str] = {
     "alg2net.analysis.roots.x__circle_count__mutmut_21": "a square-free self-reciprocal polynomial without the roots"
     " +-1 has even degree",
     "alg2net.analysis.sequences.x__normal__mutmut_16": "the exponents that reach _normal hold no symbol but m",
+    # reviewed in the seed-5 sample (commit 3aafe7c)
+    "alg2net.analysis.every_layer.x__in_t__mutmut_90": "a point's label is shown only beside another point; _in_t"
+    " makes one",
+    "alg2net.analysis.sequences.x__direction__mutmut_16": "the atom's one free symbol is m, which"
+    " is_strictly_increasing then infers",
+    "alg2net.analysis.sequences.x_preimage__mutmut_37": "no generator falls to -oo: atoms are k, c^k with c > 1, or"
+    " functions bounded below (SymPy writes log(1/(k+1)) as -log(k+1))",
 }
 # Copies the tree into mutants/ and writes every mutant, so that the names exist before `mutmut run`.
 GENERATE = """

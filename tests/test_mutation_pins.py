@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -481,8 +482,6 @@ def test_a_recurrence_stops_where_it_leaves_float32():
 def test_a_monotone_approach_does_not_start_on_a_fixed_point():
     """g(t) = (3t - t^2)/2 fixes 0 and 1 and rises between them; from an enclosure [0, 1/2] of t_n, t_n may be 0,
     which it never leaves: no claim that t_k -> 1 (from [1/4, 1/2] there is one)."""
-    from fractions import Fraction
-
     from alg2net.analysis.interval import Bounds
     from alg2net.analysis.recurrences import _Map
 
@@ -541,3 +540,59 @@ def test_square_roots_of_one_schedule_are_combined_into_one_generator():
     facts = _facts("param h[k] = sqrt(k+1)/sqrt(k+9) - 1/2", step)
     assert facts["verdict"] == "guaranteed"
     assert _rows(facts)["frozen layers"] == "every layer k >= 0 passes (decided exactly in k)"
+
+
+# found by the seed-5 sample ------------------------------------------------------------------------------------------
+
+
+def test_trained_values_are_written_as_short_decimals(tmp_path):
+    """beta = 0.7 in float32 is 11744051/16777216: the texts write c_f = 3.33333, not 16777216/5033165; the decision
+    stays exact."""
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        network = alg2net.load(HEAVY_BALL)(4, 10)
+    with torch.no_grad():
+        network.beta.fill_(0.7)
+    torch.save(network.state_dict(), tmp_path / "model.pt")
+    facts = alg2net.check_source(HEAVY_BALL.read_text(encoding="utf-8"), weights=str(tmp_path / "model.pt"))
+    assert _rows(facts)["gradient term in the limit"] == "at the trained values: c_f = 3.33333"
+    assert facts["limit_ode_value"] == "x' = -3.33333*T_f(x)"
+
+
+def test_a_recurrence_that_falls_to_minus_infinity_is_followed_there():
+    """t[k+1] = t[k] - t[k]^2/4 from -1 falls without bound: momentum 1/(2 - t[k]) -> 0 passes at every layer,
+    and t[12] is past float32, so the depth is bounded."""
+    facts = _facts(
+        "param t[0] = -1",
+        "param t[k+1] = t[k] - t[k]^2/4",
+        "x[k+1] = x[k] - 0.1*(1 - 1/(2 - t[k]))*grad f(x[k]) + (1/(2 - t[k]))*(x[k] - x[k-1])",
+    )
+    rows = _rows(facts)
+    assert rows["frozen layers"] == (
+        "every layer k >= 0 passes (t[k] -> -oo: t[k+1] < t[k] from k = 0 on, with no fixed point below)"
+    )
+    assert rows["limit k -> oo"] == "rho tends to (zeta - 1)*zeta"
+    assert facts["max_depth_guaranteed"] == 11
+
+
+def test_pi_is_enclosed_tightly():
+    from alg2net.analysis.interval import Bounds, enclose, point
+
+    pi = point(sp.pi)
+    assert pi.low < sp.pi < pi.high and pi.width < sp.Rational(1, 10**40)
+    doubled = enclose(sp.pi * sp.Symbol("x"), {sp.Symbol("x"): Bounds(Fraction(1), Fraction(2))})
+    assert doubled.low < sp.pi and 2 * sp.pi < doubled.high < 2 * sp.pi + sp.Rational(1, 10**40)
+
+
+def test_params_held_jointly_are_documented_as_such():
+    source = alg2net.compile_source((ROOT / "examples" / "learnable_lmm3.alg").read_text(), constrain=True)
+    assert '        """`a`, held with b by `_a_b`."""\n        return self._a_b()[0]' in source
+
+
+def test_an_inverse_without_growth_documents_that_only_the_input_is_stored():
+    source = alg2net.compile_source((ROOT / "examples" / "leapfrog.alg").read_text(), memory="reversible")
+    assert (
+        "None, the default, stores only the input: at the file's initial param values a rounding error does not grow"
+        " as a layer is run backwards." in " ".join(source.split())
+    )
