@@ -19,7 +19,7 @@ import random
 import mpmath
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from nodepy import lm
 from scaling_programs import FUNCTIONS, chain, coupled, lag
@@ -283,6 +283,9 @@ def test_a_block_at_a_vanishing_argument_is_no_traceback():
     st.lists(st.tuples(st.integers(-9, 9), st.integers(-120, 120)), min_size=4, max_size=6),
     st.booleans(),
 )
+@example([(6, -78), (9, 98), (0, 0), (0, 0), (1, 0)], False)  # roots 1.5e176 and 1e-33: Aberth never settled
+@example([(-1, 93), (0, 0), (0, 0), (1, 0)], True)  # a pair 1e-66 apart: Aberth settled on noise at 60 digits
+@example([(1, 0), (-6, 112), (0, 0), (-1, -1)], True)  # a complex pair 1e-57 taken for real beside roots near 1/3
 def test_the_roots_of_any_factor_are_found_whatever_their_sizes(terms, cluster):
     """Coefficients m*10^e over 240 decades (some roots 1e-100, others 1e100), or a double root split by 10^-40:
     `root_facts` gives every root of every factor, checked without an oracle (Vieta's product of each factor's

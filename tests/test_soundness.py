@@ -427,6 +427,16 @@ def test_a_schedule_that_leaves_float32_bounds_the_depth():
     assert overflow in facts["reasons"]
 
 
+def test_a_rational_schedule_whose_critical_points_are_cubic_roots_is_decided_quickly():
+    """Found by a random search: the conditions on this momentum change at roots of cubics in k, and deciding them
+    exactly at those points took 7 minutes. No layer k is such a root, so the points are not evaluated; every layer
+    k >= 0 still has to pass, and an independent evaluation agrees."""
+    momentum = "(1/3 + (1/3)/(k + 19) + (3/4 + (3/2)/(k + 20))*(-1 + (3/2)*k/(k + 30)))"
+    facts = alg2net.check_source(_heavy_ball(momentum, "2/3"), depth=5)
+    assert facts["verdict"] == "guaranteed"
+    assert _layers_pass(_values(momentum), np.full(LAYERS, 2 / 3))
+
+
 def test_a_schedule_large_only_in_its_parts_is_not_an_overflow():
     """(2^k + 1)/(2^k + 2) -> 1 is in range at every layer although 2^k alone is not: guaranteed as momentum 1/2
     of it, and the module computes every layer's value (Python's integers are exact)."""

@@ -212,7 +212,7 @@ def _branch(branch: Branch, target: _Target) -> _Outcome:
     gen = generator(branch)
     pieces = None
     if gen is not None:
-        pieces = region.pieces(*target.split(gen.exprs), U)
+        pieces = region.pieces(*target.split(gen.exprs), U, rational_only=gen.rational_at_layers)
     if pieces is None:
         why = f"from layer {layer} on the coefficients are not rational in one monotone function of k"
         return _Outcome(undecided=layer, why=why)

@@ -65,9 +65,13 @@ def region(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[
     return _through_monotone(rho, steps, param)
 
 
-def pieces(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[Piece, ...] | None:
+def pieces(
+    rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol, rational_only: bool = False
+) -> tuple[Piece, ...] | None:
     """The real line cut at the points where a condition can change, in order: open intervals and the points
-    between them, each with whether the conditions hold there; None where `param` enters other than rationally."""
+    between them, each with whether the conditions hold there; None where `param` enters other than rationally.
+    With `rational_only` (only the rational values of `param` matter), the conditions are not decided at irrational
+    points, which fail: exact algebra at a cubic's root can take minutes."""
     try:
         points = _critical_points(rho, steps, param)
     except (sp.PolynomialError, sp.GeneratorsNeeded, NotImplementedError, ValueError):
@@ -88,7 +92,8 @@ def pieces(rho: sp.Poly, steps: tuple[sp.Expr, ...], param: sp.Symbol) -> tuple[
         for i, sample in enumerate(samples):
             found.append(Piece(bounds[i], bounds[i + 1], holds(sample), sample))
             if i < len(points):
-                found.append(Piece(points[i], points[i], holds(points[i]), points[i]))
+                point = points[i]
+                found.append(Piece(point, point, not (rational_only and not point.is_Rational) and holds(point), point))
     except mpmath.libmp.NoConvergence:  # roots of rho at an algebraic point not found: not decided, so no region
         return None
     return tuple(found)

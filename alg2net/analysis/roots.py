@@ -7,8 +7,8 @@ get the modulus 1. A root's modulus is exact for rational roots and complex pair
 is a Float with 50 significant digits (more where a root off the circle lies closer to it than 10^-40: digits are
 added until the side is certain), from roots found in double precision (Aberth, started on the circles of the
 Newton polygon, so that roots of sizes 1e-100 and 1e100 are both found) and refined by Newton's method in mpmath, or
-by Aberth's method in mpmath, with more digits until it settles, where that does not give distinct roots or the
-floats overflow.
+by Aberth's method in mpmath where that does not give distinct roots or the floats overflow (taken once a run at
+twice the working digits agrees: a cluster of roots needs the digits that cancel near it).
 
 `root_condition` decides the root condition without the roots, exactly, for rational coefficients: the part of each
 square-free factor with roots on the unit circle is its gcd with its reciprocal, whose roots are all on the circle
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import cmath
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -220,26 +221,27 @@ def _approximate(coefficients: list[Fraction], digits: int, real: int) -> list:
     if not starts or any(z is None for z in refined) or not _distinct(refined):
         refined = _aberth_digits(integers, circles, digits)
     with mpmath.workdps(digits + 10):
-        by_imag = sorted(range(len(refined)), key=lambda i: abs(refined[i].imag))
-        for i in by_imag[:real]:  # Sturm counts the real roots; they are the nearest to the real axis
+        by_imag = sorted(range(len(refined)), key=lambda i: abs(refined[i].imag) / (abs(refined[i]) or 1))
+        for i in by_imag[:real]:  # Sturm counts the real roots; they are the nearest to the real axis (relative)
             refined[i] = mpmath.mpc(refined[i].real, 0)
         return refined
 
 
 def _aberth_digits(integers: list[int], circles: list[tuple[float, float]], digits: int) -> list:
-    """Aberth in mpmath to `digits` digits, with more working digits until it settles: clustered roots need the
-    digits that cancel in p near them."""
-    extra = 10
-    while True:
-        with mpmath.workdps(digits + extra):
+    """Aberth in mpmath to `digits` digits. Clustered roots need the digits that cancel in p near them, and at too
+    few Aberth settles on noise: the roots are taken once a run with twice the working digits, started from them,
+    moves none by more than 10^-digits of its modulus."""
+    found, working = None, digits + 10
+    while working <= 40 * digits:
+        with mpmath.workdps(working):
             monic = [mpmath.mpf(c) / integers[0] for c in integers]
-            starts = [mpmath.exp(log_radius) * mpmath.expj(angle) for log_radius, angle in circles]
+            starts = found or [mpmath.exp(log_radius) * mpmath.expj(angle) for log_radius, angle in circles]
             roots = _aberth(monic, starts, mpmath.mpf(10) ** (-digits - 5))
-        if roots:
-            return roots
-        if extra > 8 * digits:  # pragma: no cover - not met in any polynomial tried; never a wrong root
-            raise ArithmeticError("the roots of a factor of rho could not be found")
-        extra *= 4
+            bound = mpmath.mpf(10) ** -digits
+            if roots and found and all(abs(r - f) <= bound * abs(r) for r, f in zip(roots, found)):
+                return roots
+        found, working = roots or None, 2 * working
+    raise ArithmeticError("the roots of a factor of rho could not be found")  # pragma: no cover - never met
 
 
 def _start_circles(integers: list[int]) -> list[tuple[float, float]]:
@@ -253,7 +255,7 @@ def _start_circles(integers: list[int]) -> list[tuple[float, float]]:
             hull.pop()
         hull.append(point)
     degree, circles = len(integers) - 1, []
-    for (i, low), (j, high) in zip(hull, hull[1:]):
+    for (i, low), (j, high) in itertools.pairwise(hull):
         circles += [((low - high) / (j - i), 2 * math.pi * (n / (j - i) + i / degree) + 0.4) for n in range(j - i)]
     return circles
 

@@ -215,6 +215,13 @@ class Generator:
     def at(self, m: int) -> sp.Expr:
         return self.atom.xreplace({_REAL: m})
 
+    @property
+    def rational_at_layers(self) -> bool:
+        """Whether the atom is rational at every whole m: m itself, or c^m with c rational."""
+        return self.atom == _REAL or (
+            isinstance(self.atom, sp.Pow) and self.atom.exp == _REAL and self.atom.base.is_Rational
+        )
+
     def of(self, expr: sp.Expr) -> sp.Expr | None:
         """`expr` (in M, as the branch reads it) in U; None where it is not a function of the generator."""
         for form in (expr, sp.expand(expr)):  # expanding joins exp(a)*exp(-a)
