@@ -1,0 +1,93 @@
+"""Where the time of a reversible forward + backward goes, beside autograd's (issue 13's 1.6x target).
+
+    python benchmarks/reversible_breakdown.py                      # Momentum ResNet, depth 100, widths 64 and 256
+    python benchmarks/reversible_breakdown.py --widths 64 --threads 1
+
+Float32, batch 256, MLP blocks. For each width: autograd's forward + backward, and reversible's split into its
+forward pass (the layers run without grad, anchors kept), the inverse (`layer_inverse`: each layer's input rebuilt,
+its blocks run under grad) and the rerun + backward (`layer_backward`: `_step` from the rebuilt input with the
+recorded block outputs, then `torch.autograd.grad`); `other` is the rest (the loss, the anchor checks, Python
+around them). Per layer in microseconds, and as a fraction of autograd's whole pass; the best of `--rounds` passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import alg2net  # after the path: the checkout, not an installed copy
+
+
+def timed(counter: Counter, name: str, function):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            counter[name] += time.perf_counter() - start
+
+    return wrapper
+
+
+def best(net, x: torch.Tensor, rounds: int, counter: Counter | None = None) -> tuple[float, Counter]:
+    """The fastest of `rounds` forward + backward passes, and the counter's parts in that pass."""
+    fastest, parts = float("inf"), Counter()
+    for _ in range(rounds + 1):  # the first is a warm-up
+        if counter is not None:
+            counter.clear()
+        inputs = x.clone().requires_grad_()
+        start = time.perf_counter()
+        net(inputs).sum().backward()
+        elapsed = time.perf_counter() - start
+        if elapsed < fastest:
+            fastest, parts = elapsed, Counter(counter or {})
+    return fastest, parts
+
+
+def measure(width: int, depth: int, batch: int, rounds: int) -> dict[str, float]:
+    path = ROOT / "examples" / "momentum_resnet.alg"
+    torch.manual_seed(0)
+    autograd = alg2net.load(path)(width, depth)
+    reversible = alg2net.load(path, memory="reversible")(width, depth)
+    reversible.load_state_dict(autograd.state_dict())
+    names = type(reversible).forward.__globals__  # the generated module's functions, wrapped in place
+    counter: Counter = Counter()
+    names["layer_inverse"] = timed(counter, "inverse", names["layer_inverse"])
+    names["layer_backward"] = timed(counter, "rerun + backward", names["layer_backward"])
+    function = names["Reversible"]
+    function.forward = staticmethod(timed(counter, "forward pass", function.forward))
+    x = torch.randn(batch, width)
+    whole, _ = best(autograd, x, rounds)
+    total, parts = best(reversible, x, rounds, counter)
+    parts["other"] = total - sum(parts.values())
+    return {"autograd": whole, **parts, "reversible": total}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--widths", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--depth", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"Momentum ResNet, depth {args.depth}, batch {args.batch}, float32, {torch.get_num_threads()} threads")
+    for width in args.widths:
+        figures = measure(width, args.depth, args.batch, args.rounds)
+        print(f"\nwidth {width}: per layer, and as a fraction of autograd's forward + backward")
+        for name, seconds in figures.items():
+            print(f"  {name:<18} {seconds / args.depth * 1e6:8.1f} us  {seconds / figures['autograd']:5.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
