@@ -437,6 +437,24 @@ def test_a_rational_schedule_whose_critical_points_are_cubic_roots_is_decided_qu
     assert _layers_pass(_values(momentum), np.full(LAYERS, 2 / 3))
 
 
+@pytest.mark.parametrize(
+    ("momentum", "step", "constant"),
+    [
+        ("1/4 + 3*exp(-k/24)", "-3/4 + 1/(k + 11) + 2/3*exp(-k/7)", "(5*exp(1/6) + 12)/(-24 + 6*exp(1/6))"),
+        ("max(-1 - (1/2)*(k + 1)^(-3/2), 1) + (2/3)*(1/2 + exp(-k/24))", "3/2 + (1/3)*(1/2)^k", None),
+    ],
+)
+def test_the_order_at_a_listed_layer_with_exp_of_several_rationals_is_no_traceback(momentum, step, constant):
+    """Found by a random search: at layer 4 these hold exp(-1/6), exp(-4/7), ... and SymPy's field over exp(1/2),
+    exp(1/3) cannot hold exp(83/42) (ValueError, exit 3). They are powers of exp(1/L), an indeterminate, so the
+    order and the error constant stay exact: (1 + b)/(2(1 - b)) for heavy ball, b = 1/4 + 3*exp(-1/6)."""
+    facts = alg2net.check_source(_heavy_ball(momentum, step), depth=5)
+    assert facts["verdict"] == "not_guaranteed" and facts["order"] == 1
+    assert facts["order_of"] == "at the last layer, k = 4"
+    if constant is not None:
+        assert facts["error_constant"] == constant
+
+
 def test_a_schedule_large_only_in_its_parts_is_not_an_overflow():
     """(2^k + 1)/(2^k + 2) -> 1 is in range at every layer although 2^k alone is not: guaranteed as momentum 1/2
     of it, and the module computes every layer's value (Python's integers are exact)."""

@@ -268,9 +268,12 @@ def _order(form: LearnableForm, space: StateSpace, pi: sp.Poly, net: Network, co
         note = "not computed: Pi(zeta, z) has no finite limit as k -> oo"
     else:
         classical = multistep.classical(form)
-        order, value = multistep.order_and_error_constant(pi_values, space.variables, main.steps, classical)
+        try:
+            order, value = multistep.order_and_error_constant(pi_values, space.variables, main.steps, classical)
+        except (ValueError, sp.polys.polyerrors.BasePolynomialError):  # numbers SymPy's fields cannot hold together
+            order, value, note = None, None, "not computed: SymPy has no exact arithmetic for these coefficients"
         constant = text(value) if value is not None else None
-        if order is None:
+        if order is None and note is None:
             note = "every c_F is 0"
     note = None if note is None else f"{note} {where.text}".strip()
     if not consistent and order is not None:

@@ -205,6 +205,10 @@ def order_and_error_constant(
     """
     if all(c == 0 for c in steps):
         return None, None
+    back, pi, steps = _exp_powers(pi, steps)
+    if back:
+        order, constant = order_and_error_constant(pi, variables, steps, single)
+        return order, None if constant is None else constant.xreplace(back)
     directions = (sp.Integer(1),) if len(variables) == 1 else tuple(sp.Symbol(f"a{i}") for i in range(len(variables)))
     domain, terms = _series_terms(pi, variables, directions)
     r, d = max(i for i, _ in terms), max(j for _, j in terms)
@@ -228,6 +232,21 @@ def order_and_error_constant(
             c = steps[0]
             return n - 1, domain.to_sympy((exact - series[n]) / domain.from_sympy(c**n))
     return None, None  # pragma: no cover - exp is not algebraic
+
+
+def _exp_powers(pi: sp.Poly, steps: tuple[sp.Expr, ...]) -> tuple[dict, sp.Poly, tuple[sp.Expr, ...]]:
+    """exp(p/q) for rationals p/q (schedules such as exp(-k/7) at a listed layer) as powers of one symbol u that
+    stands for exp(1/L), L the lcm of the q: e is transcendental, so u is an indeterminate and the field arithmetic
+    stays exact, where SymPy's own field over exp(1/2), exp(1/3) cannot hold exp(5/6). Returns {u: exp(1/L)} (empty
+    where there are none) and pi and the c_F in u."""
+    atoms = {a for e in (pi.as_expr(), *steps) for a in e.atoms(sp.exp) if a.args[0].is_Rational}
+    if not atoms:
+        return {}, pi, steps
+    lcm = math.lcm(*(int(a.args[0].q) for a in atoms))
+    unit = sp.Dummy("u", positive=True)
+    powers = {a: unit ** int(a.args[0] * lcm) for a in atoms}
+    pi = sp.Poly(pi.as_expr().xreplace(powers), *pi.gens)
+    return {unit: sp.exp(sp.Rational(1, lcm))}, pi, tuple(c.xreplace(powers) for c in steps)
 
 
 def _series_terms(pi: sp.Poly, variables: tuple[sp.Symbol, ...], directions: tuple[sp.Expr, ...]):
