@@ -73,6 +73,13 @@ EQUIVALENT: dict[str, str] = {
     " is_strictly_increasing then infers",
     "alg2net.analysis.sequences.x_preimage__mutmut_37": "no generator falls to -oo: atoms are k, c^k with c > 1, or"
     " functions bounded below (SymPy writes log(1/(k+1)) as -log(k+1))",
+    # reviewed in the seed-6 sample (commit e12a979)
+    "alg2net.analysis.every_layer.x__second_order_in_k__mutmut_2": "in a consistent limit k*rho'(1) has no finite"
+    " limit, so the checks that follow return None too",
+    "alg2net.analysis.limits.x__float_orbit__mutmut_18": "20 or 21 digits of the start round to the same float64",
+    "alg2net.analysis.roots.x__horner__mutmut_3": "the coefficients share one type, so coefficients[1] * 0 is the same"
+    " zero (the polynomials here have degree 3 or more)",
+    "alg2net.analysis.sequences.x_preimage__mutmut_108": "strict=None is falsy, as False is",
 }
 # Copies the tree into mutants/ and writes every mutant, so that the names exist before `mutmut run`.
 GENERATE = """

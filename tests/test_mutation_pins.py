@@ -596,3 +596,44 @@ def test_an_inverse_without_growth_documents_that_only_the_input_is_stored():
         "None, the default, stores only the input: at the file's initial param values a rounding error does not grow"
         " as a layer is run backwards." in " ".join(source.split())
     )
+
+
+# found by the seed-6 sample ------------------------------------------------------------------------------------------
+
+
+def test_a_trained_constant_outside_its_region_is_reported_by_name(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        network = alg2net.load(HEAVY_BALL)(4, 10)
+    with torch.no_grad():
+        network.beta.fill_(1.5)
+    torch.save(network.state_dict(), tmp_path / "model.pt")
+    status, out = _check(capsys, HEAVY_BALL, "--weights", tmp_path / "model.pt")
+    assert status == 1
+    assert "\n  ✗ beta in its region: trained value beta = 1.5 outside the region -1 <= beta < 1\n" in out
+    assert (
+        "\n  x' = 2*T_f(x)   (at the trained values)\n  region of beta: -1 <= beta < 1 (trained value OUTSIDE)\n" in out
+    )
+
+
+def test_roots_next_to_the_circle_are_written_with_the_digits_that_place_them():
+    text = "algorithm n\nparam h = 0.1\nx[k+1] = x[k] - 1.00000003 * (x[k-2] - x[k-3]) - h * grad f(x[k])\n"
+    facts = alg2net.check_source(text)
+    assert [r["value"] for r in facts["roots"]][:3] == [
+        "0.500000005 - 0.866025412*I",
+        "0.500000005 + 0.866025412*I",
+        "-1.00000001",
+    ]
+    why = "the root zeta = 0.500000005 - 0.866025412*I has |zeta| = 1.00000001 > 1: errors grow like |zeta|^k"
+    assert facts["reasons"] == [why]
+
+
+def test_a_consistent_limit_has_no_second_order_ode():
+    facts = _facts("param b[k] = 0.5*k/(k + 10)", "x[k+1] = x[k] + b[k]*(x[k] - x[k-1]) - grad f(x[k])")
+    assert facts["verdict"] == "guaranteed" and facts["second_order_limit"] is None
+
+
+def test_a_joint_map_writes_no_zero_constant():
+    source = alg2net.compile_source((ROOT / "examples" / "learnable_lmm3.alg").read_text(), constrain=True)
+    assert "\n        return -c1, -c2\n" in source
