@@ -239,7 +239,9 @@ def _exp_powers(pi: sp.Poly, steps: tuple[sp.Expr, ...]) -> tuple[dict, sp.Poly,
     stands for exp(1/L), L the lcm of the q: e is transcendental, so u is an indeterminate and the field arithmetic
     stays exact, where SymPy's own field over exp(1/2), exp(1/3) cannot hold exp(5/6). Returns {u: exp(1/L)} (empty
     where there are none) and pi and the c_F in u."""
-    atoms = {a for e in (pi.as_expr(), *steps) for a in e.atoms(sp.exp) if a.args[0].is_Rational}
+    generators = getattr(pi.domain, "symbols", None)  # Pi's coefficients as expressions are costly on large programs
+    held = pi.domain.is_EX or pi.domain.is_EXRAW or any(isinstance(g, sp.exp) for g in generators or ())
+    atoms = {a for e in ((pi.as_expr(),) if held else ()) + steps for a in e.atoms(sp.exp) if a.args[0].is_Rational}
     if not atoms:
         return {}, pi, steps
     lcm = math.lcm(*(int(a.args[0].q) for a in atoms))
