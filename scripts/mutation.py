@@ -36,16 +36,14 @@ MUTANTS = ROOT / "mutants"
 VERDICTS = {0: "survived", 1: "killed", 3: "killed", 5: "no tests", 33: "no tests", None: "not checked"}
 VERDICTS |= dict.fromkeys((24, -24, 36, 152, 255), "timeout")
 # Mutant name -> why no test can tell it from the original (reviewed in the sample run of issue 11, at commit
-# 61e2fa8; mutmut numbers the mutants of a function afresh when it changes, so review again after an edit).
+# 61e2fa8; mutmut numbers the mutants of a function afresh when it changes, so review again after an edit: the
+# entries of roots._aberth, roots._newton and check._order went when those functions changed).
 EQUIVALENT: dict[str, str] = {
     "alg2net.analysis.constrain.x__candidates__mutmut_4": "a non-polynomial rho leaves a non-polynomial candidate",
     "alg2net.analysis.region.x__changes__mutmut_96": "the name of a dummy symbol, u or U, that no param shares",
     "alg2net.analysis.recurrences.x__fixed_points__mutmut_61": "evalf(None) sorts by 15 digits, as evalf(30) does",
-    "alg2net.analysis.roots.x__aberth__mutmut_53": "Newton, else mpmath.polyroots, still finds every root",
-    "alg2net.analysis.roots.x__newton__mutmut_26": "a looser stop within the 5 guard digits: same rounded roots",
     "alg2net.analysis.sequences.x_preimage__mutmut_25": "d*c is never 0 for an infinite c",
     # reviewed in the seed-2 sample (commit 20dd588)
-    "alg2net.analysis.check.x__order__mutmut_17": "max over (k, facts) compares k first, and listed layers differ in k",
     "alg2net.analysis.every_layer.x__in_k__mutmut_21": "`how` is shown only where every layer passes: here none is",
     "alg2net.analysis.every_layer.x__in_t__mutmut_31": "`how` is shown only where every layer passes: without a tail"
     " some layer is undecided",
