@@ -455,6 +455,17 @@ def test_the_order_at_a_listed_layer_with_exp_of_several_rationals_is_no_traceba
         assert facts["error_constant"] == constant
 
 
+def test_the_order_beside_exp_and_a_square_root_is_not_computed_rather_than_wrong():
+    """exp(-4/22) and sqrt(13/10) at layer 4: no exact field holds both here; SymPy's expression domain ran for hours
+    with them, or (before exp was made an indeterminate) reported order 0. The order says it is not computed."""
+    momentum = "(2/3 - exp(-k/22))*(1 + (1/2)*sqrt((k + 9)/(k + 6)))*(2/3)"
+    facts = alg2net.check_source(_heavy_ball(momentum, "(1/2 + exp(-k/6))*(1/2 - 3/(k + 18))"), depth=5)
+    assert facts["order"] is None and facts["error_constant"] is None
+    assert facts["order_note"] == (
+        "not computed: SymPy has no exact arithmetic for these coefficients at the last layer, k = 4"
+    )
+
+
 def test_a_schedule_large_only_in_its_parts_is_not_an_overflow():
     """(2^k + 1)/(2^k + 2) -> 1 is in range at every layer although 2^k alone is not: guaranteed as momentum 1/2
     of it, and the module computes every layer's value (Python's integers are exact)."""

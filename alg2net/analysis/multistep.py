@@ -238,7 +238,8 @@ def _exp_powers(pi: sp.Poly, steps: tuple[sp.Expr, ...]) -> tuple[dict, sp.Poly,
     """exp(p/q) for rationals p/q (schedules such as exp(-k/7) at a listed layer) as powers of one symbol u that
     stands for exp(1/L), L the lcm of the q: e is transcendental, so u is an indeterminate and the field arithmetic
     stays exact, where SymPy's own field over exp(1/2), exp(1/3) cannot hold exp(5/6). Returns {u: exp(1/L)} (empty
-    where there are none) and pi and the c_F in u."""
+    where there are none) and pi and the c_F in u. ValueError beside other irrational numbers (sqrt(13/10)): in
+    SymPy's expression domain the series took hours, and compared unequal forms of one number (a wrong order 0)."""
     generators = getattr(pi.domain, "symbols", None)  # Pi's coefficients as expressions are costly on large programs
     held = pi.domain.is_EX or pi.domain.is_EXRAW or any(isinstance(g, sp.exp) for g in generators or ())
     atoms = {a for e in ((pi.as_expr(),) if held else ()) + steps for a in e.atoms(sp.exp) if a.args[0].is_Rational}
@@ -247,8 +248,10 @@ def _exp_powers(pi: sp.Poly, steps: tuple[sp.Expr, ...]) -> tuple[dict, sp.Poly,
     lcm = math.lcm(*(int(a.args[0].q) for a in atoms))
     unit = sp.Dummy("u", positive=True)
     powers = {a: unit ** int(a.args[0] * lcm) for a in atoms}
-    pi = sp.Poly(pi.as_expr().xreplace(powers), *pi.gens)
-    return {unit: sp.exp(sp.Rational(1, lcm))}, pi, tuple(c.xreplace(powers) for c in steps)
+    rest = [e.xreplace(powers) for e in (pi.as_expr(), *steps)]
+    if any(a.is_number and not a.is_Rational for e in rest for a in e.atoms(sp.Pow, sp.Function)):
+        raise ValueError("exp(p/q) beside other irrational numbers: no exact field for both")  # SymPy's EX: hours
+    return {unit: sp.exp(sp.Rational(1, lcm))}, sp.Poly(rest[0], *pi.gens), tuple(rest[1:])
 
 
 def _series_terms(pi: sp.Poly, variables: tuple[sp.Symbol, ...], directions: tuple[sp.Expr, ...]):
