@@ -24,16 +24,17 @@ def _check(capsys, *argv: str) -> tuple[int, str]:
     return status, capsys.readouterr().out
 
 
-def _checkpoint(tmp_path: Path, source: Path, depth: int, **layers: dict[int, float]) -> str:
-    """The state dict of `source`'s network (width 4) with some layers of its schedules set, saved to a file."""
+def _checkpoint(tmp_path: Path, source: Path, depth: int, **values: dict[int, float] | float) -> str:
+    """The state dict of `source`'s network (width 4) with some layers of its schedules ({layer: value}) or some
+    learnable constants (a number) set, saved to a file."""
     torch = pytest.importorskip("torch")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         network = alg2net.load(source)(4, depth)
     with torch.no_grad():
-        for name, values in layers.items():
-            for k, value in values.items():
-                getattr(network, name)[k] = value
+        for name, value in values.items():
+            for k, v in value.items() if isinstance(value, dict) else [(..., value)]:
+                getattr(network, name)[k] = v
     path = tmp_path / "model.pt"
     torch.save(network.state_dict(), path)
     return str(path)
@@ -548,14 +549,8 @@ def test_square_roots_of_one_schedule_are_combined_into_one_generator():
 def test_trained_values_are_written_as_short_decimals(tmp_path):
     """beta = 0.7 in float32 is 11744051/16777216: the texts write c_f = 3.33333, not 16777216/5033165; the decision
     stays exact."""
-    torch = pytest.importorskip("torch")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        network = alg2net.load(HEAVY_BALL)(4, 10)
-    with torch.no_grad():
-        network.beta.fill_(0.7)
-    torch.save(network.state_dict(), tmp_path / "model.pt")
-    facts = alg2net.check_source(HEAVY_BALL.read_text(encoding="utf-8"), weights=str(tmp_path / "model.pt"))
+    path = _checkpoint(tmp_path, HEAVY_BALL, 10, beta=0.7)
+    facts = alg2net.check_source(HEAVY_BALL.read_text(encoding="utf-8"), weights=path)
     assert _rows(facts)["gradient term in the limit"] == "at the trained values: c_f = 3.33333"
     assert facts["limit_ode_value"] == "x' = -3.33333*T_f(x)"
 
@@ -602,14 +597,7 @@ def test_an_inverse_without_growth_documents_that_only_the_input_is_stored():
 
 
 def test_a_trained_constant_outside_its_region_is_reported_by_name(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        network = alg2net.load(HEAVY_BALL)(4, 10)
-    with torch.no_grad():
-        network.beta.fill_(1.5)
-    torch.save(network.state_dict(), tmp_path / "model.pt")
-    status, out = _check(capsys, HEAVY_BALL, "--weights", tmp_path / "model.pt")
+    status, out = _check(capsys, HEAVY_BALL, "--weights", _checkpoint(tmp_path, HEAVY_BALL, 10, beta=1.5))
     assert status == 1
     assert "\n  ✗ beta in its region: trained value beta = 1.5 outside the region -1 <= beta < 1\n" in out
     assert (

@@ -242,13 +242,14 @@ def _exp_powers(pi: sp.Poly, steps: tuple[sp.Expr, ...]) -> tuple[dict, sp.Poly,
     SymPy's expression domain the series took hours, and compared unequal forms of one number (a wrong order 0)."""
     generators = getattr(pi.domain, "symbols", None)  # Pi's coefficients as expressions are costly on large programs
     held = pi.domain.is_EX or pi.domain.is_EXRAW or any(isinstance(g, sp.exp) for g in generators or ())
-    atoms = {a for e in ((pi.as_expr(),) if held else ()) + steps for a in e.atoms(sp.exp) if a.args[0].is_Rational}
+    whole = pi.as_expr() if held else None
+    atoms = {a for e in (*steps, *([whole] if held else [])) for a in e.atoms(sp.exp) if a.args[0].is_Rational}
     if not atoms:
         return {}, pi, steps
     lcm = math.lcm(*(int(a.args[0].q) for a in atoms))
     unit = sp.Dummy("u", positive=True)
     powers = {a: unit ** int(a.args[0] * lcm) for a in atoms}
-    rest = [e.xreplace(powers) for e in (pi.as_expr(), *steps)]
+    rest = [e.xreplace(powers) for e in (pi.as_expr() if whole is None else whole, *steps)]
     if any(a.is_number and not a.is_Rational for e in rest for a in e.atoms(sp.Pow, sp.Function)):
         raise ValueError("exp(p/q) beside other irrational numbers: no exact field for both")  # SymPy's EX: hours
     return {unit: sp.exp(sp.Rational(1, lcm))}, sp.Poly(rest[0], *pi.gens), tuple(rest[1:])

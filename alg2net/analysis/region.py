@@ -93,7 +93,8 @@ def pieces(
             found.append(Piece(bounds[i], bounds[i + 1], holds(sample), sample))
             if i < len(points):
                 point = points[i]
-                found.append(Piece(point, point, not (rational_only and not point.is_Rational) and holds(point), point))
+                decided = point.is_Rational or not rational_only
+                found.append(Piece(point, point, decided and holds(point), point))
     except mpmath.libmp.NoConvergence:  # roots of rho at an algebraic point not found: not decided, so no region
         return None
     return tuple(found)
