@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_inverse import invertible_programs  # the random programs of the inverse's own property test
 from torch import nn
@@ -59,9 +59,11 @@ def gradients(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
 
 
 def relative_error(found: list[torch.Tensor], expected: list[torch.Tensor]) -> float:
-    """The largest, over the tensors, of |found - expected| / |expected| (2-norms; a gradient that is 0 in exact
-    arithmetic, as a bias before BatchNorm has, is compared in absolute terms)."""
-    return max(((f - e).norm() / e.norm().clamp_min(1e-6)).item() for f, e in zip(found, expected))
+    """The largest, over the tensors, of |found - expected| / |expected| (2-norms). A gradient that is 0 in exact
+    arithmetic (a bias before BatchNorm; a block's weight at a layer whose block sees x[k] - x[k-2] = 0) is compared
+    with 1e-4 of the largest gradient instead: the reconstructed input is 0 only up to round-off there."""
+    floor = 1e-4 * max(e.norm() for e in expected)
+    return max(((f - e).norm() / e.norm().clamp_min(floor)).item() for f, e in zip(found, expected))
 
 
 @pytest.mark.parametrize("depth", [1, 2, 12, 100])
@@ -78,6 +80,12 @@ def test_gradients_equal_autograds_in_float64(stem: str, memory: str, depth: int
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(program=invertible_programs(), depth=st.integers(1, 9), every=st.integers(1, 4))
+@example(  # layer 0's block sees x - x = 0: its weight's gradient is 0, and 1e-14 once the input is rebuilt
+    program="algorithm a\nparam h = 0.5\nparam c = 0.5\nx[k+1] = 0.5*x[k-0] + 1.2*x[k-1] + 0.5*x[k-2]"
+    " + 1.3*(x[k] - x[k-3]) - h*grad f(0*x[k-0] + 0*x[k-1] + -1*x[k-2] + x[k])\n",
+    depth=3,
+    every=3,
+)
 def test_random_invertible_programs_give_autograds_gradients(load_source, program: str, depth: int, every: int):
     """Multistep schemes of up to 3 lags whose block sees a combination of them (handed to the rerun only where it
     is a state itself), and two-state schemes with a block at a state after the layer, at any anchor spacing."""
