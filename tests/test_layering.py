@@ -34,6 +34,7 @@ FRONT_END = {
     "printing": {"ir", "derive", "resolve"},
     "values": {"ir", "errors", "derive", "resolve", "printing"},
     "inverse": {"derive", "printing", "resolve"},
+    "adjoint": {"derive", "resolve"},
     "constraints": set(),  # a leaf: the maps of --constrain, shared by analysis, codegen and `check --weights`
 }
 # The leaves that hold plain data for several stages import only these standard modules.

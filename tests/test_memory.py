@@ -100,6 +100,69 @@ def test_random_invertible_programs_give_autograds_gradients(load_source, progra
     assert relative_error(gradients(other, x), gradients(reference, x)) < 1e-8
 
 
+@st.composite
+def adjoint_programs(draw) -> str:
+    """Invertible programs whose blocks are all at states before the layer, so that the gradients go back through
+    `_step_backward`: a multistep scheme of up to 3 lags with an auxiliary that holds the block, a schedule that
+    multiplies the auxiliary and a second block at x[k-1]; or a two-state momentum scheme whose second update reads
+    v[k+1] (Gauss-Seidel). Each param is learnable or not."""
+    learn = [" learnable" if draw(st.booleans()) else "" for _ in range(3)]
+    number, nonzero = st.sampled_from(["0.3", "-0.5", "1", "0"]), st.sampled_from(["0.3", "-0.5", "1"])
+    if draw(st.booleans()):
+        lag = draw(st.integers(1, 3))
+        b, s = draw(st.sampled_from(["0.5", "0.8", "1.25"])), draw(st.sampled_from(["0.1", "0.3", "-0.2"]))
+        params = f"param h = 0.5{learn[0]}\nparam b = {b}{learn[1]}\nparam s[k] = {s}{learn[2]}\n"
+        extra = f" + {draw(number)}*x[k-1] + {draw(nonzero)}*grad g(x[k-1])" if lag > 1 else ""
+        return (
+            f"algorithm a\n{params}y[k] = x[k] - h*grad f(x[k])\n"
+            f"x[k+1] = y[k] + b*(x[k] - x[k-{lag}]) + s[k]*(y[k] - x[k-1]){extra}\n"
+        )
+    gamma, d = draw(st.sampled_from(["0.5", "0.9", "-0.7"])), draw(st.sampled_from(["0.5", "1", "1.5"]))
+    params = f"param gamma = {gamma}{learn[0]}\nparam d[k] = {d}{learn[1]}\nparam c = 0.5{learn[2]}\n"
+    return (
+        f"algorithm a\n{params}output x\ninit v = 0\n"
+        f"v[k+1] = gamma*v[k] - c*grad f(x[k]) + {draw(number)}*x[k]\nx[k+1] = x[k] + d[k]*v[k+1]\n"
+    )
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(program=adjoint_programs(), depth=st.integers(2, 9), every=st.integers(2, 4))
+def test_the_derived_backward_step_gives_autograds_gradients(load_source, program: str, depth: int, every: int):
+    """Through `_step_backward` (the module has it, and no layer of a segment of two or more is run again): the
+    gradients of the input, the block weights and the learnable params, each against autograd's."""
+    reference_class, other_class = (load_source(program, memory=memory) for memory in ("autograd", "reversible"))
+    assert hasattr(other_class, "_step_backward")
+    torch.manual_seed(0)
+    reference = reference_class(WIDTH, depth, dtype=torch.float64)
+    # a float64 round-off past the default 32 eps would run a segment again, through `_step`
+    other = other_class(WIDTH, depth, dtype=torch.float64, anchor_every=every, reconstruction_tolerance=1e-9)
+    other.load_state_dict(reference.state_dict())
+    steps = 0
+    step = other._step
+
+    def counted(*args, **kwargs):
+        nonlocal steps
+        steps += 1
+        return step(*args, **kwargs)
+
+    other._step = counted
+    x = torch.randn(BATCH, WIDTH, dtype=torch.float64)
+    expected, found = gradients(reference, x), gradients(other, x)
+    assert relative_error(found, expected) < 1e-8
+    one_layer_segments = int(depth % every == 1)
+    assert steps == depth + one_layer_segments  # the forward pass's and the one-layer segments' reruns
+
+
+def test_the_backward_step_is_left_out_where_the_layer_computes_a_blocks_point_or_a_param_is_held():
+    """Reversible Heun's T_f(y[k+1]), a held param (--constrain), a learnable param inside min: the rerun stays."""
+    heun = (ROOT / "examples" / "reversible_heun.alg").read_text()
+    held = (ROOT / "examples" / "heavy_ball.alg").read_text()
+    inside_min = "algorithm a\nparam b = 0.3 learnable\nx[k+1] = x[k] + min(b, 0.5)*(x[k] - x[k-1]) - grad f(x[k])\n"
+    for text, options in ((heun, {}), (held, {"constrain": True}), (inside_min, {})):
+        assert "_step_backward" not in alg2net.compile_source(text, memory="reversible", **options)
+    assert "_step_backward" in alg2net.compile_source(held, memory="reversible")
+
+
 # The compile-time estimate (round-off grows by a = 1/beta a layer at z = 0) leaves the blocks out; with random MLP
 # blocks, heavy ball (h = 0.1) and Momentum ResNet grow it faster: at memory.md's spacing (u*a^m <= 1e-4, m = 70)
 # their errors were 8.6e-3 and 2.7e-2, so the module's default keeps u*a^m <= 1e-6 (m = 26).

@@ -93,7 +93,7 @@ def describe(
     stored = {p.definition.name: attributes.claim(p.definition.name) for p in form.params}
     params, modules = _describe_params(form, stored, held_names(constraints))
     plan = plan_memory(form, options)
-    forward = describe_forward(form, stored, attributes, plan.inverse, held_names(constraints))
+    forward = describe_forward(form, stored, attributes, plan.inverse, held_names(constraints), plan.adjoint)
     held = _describe_held(form, constraints, params, stored, forward, attributes, plan)
     modules |= {"math"} if held.helpers else set()
     implicit = any(step.implicit for step in form.steps)
@@ -114,7 +114,7 @@ def describe(
         norm=options.norm,
         hidden=str(options.hidden) if options.hidden is not None else block.hidden,
         class_name=name,
-        class_doc=_class_doc(form, params, options, implicit, plan),
+        class_doc=_class_doc(form, params, options, implicit, plan, bool(forward.inverse and forward.inverse.backward)),
         tied=options.tied,
         params=params,
         per_layer=per_layer,
@@ -237,8 +237,14 @@ def _module_doc(form: LearnableForm, name: str, source: str, version: str, held:
 
 
 def _class_doc(
-    form: LearnableForm, params: tuple[ParamSpec, ...], options: Options, implicit: bool, plan: MemoryPlan
+    form: LearnableForm,
+    params: tuple[ParamSpec, ...],
+    options: Options,
+    implicit: bool,
+    plan: MemoryPlan,
+    derived_backward: bool = False,
 ) -> str:
+    """The class docstring; `derived_backward`: the reversible module has `_step_backward`."""
     block = BLOCKS[options.block]
     factory = (
         "optional callable (function_name, layer) -> nn.Module that builds every block instead of "
@@ -264,7 +270,8 @@ def _class_doc(
     )
     lines = [f"`{form.model.name}` unrolled into `depth` layers; every grad F is a learnable block.", ""]
     if plan.mode != "autograd":
-        lines += [*textwrap.wrap(_MEMORY_DOCS[plan.mode], _DOC_WIDTH, break_on_hyphens=False), ""]
+        memory = _MEMORY_DOCS[plan.mode].format(backward=_BACKWARD_DOCS[not derived_backward])
+        lines += [*textwrap.wrap(memory, _DOC_WIDTH, break_on_hyphens=False), ""]
     lines.append("Args:")
     for name, text in args:
         lines += textwrap.wrap(
@@ -289,17 +296,25 @@ _MEMORY_DOCS = {
     "reversible": (
         "Memory (compiled with `--memory reversible`): the forward pass keeps only the states every `anchor_every` "
         "layers (the anchors) and the last ones; the backward pass rebuilds each layer's input from its output with "
-        "`_inverse_step` (which records the layer's block outputs at that input for the rerun), reruns the layer and "
-        "backpropagates through it, one layer at a time. The states rebuilt before each anchor are checked against "
+        "`_inverse_step` (which records the layer's block outputs at that input) and backpropagates through the "
+        "layer, one layer at a time: {backward}. The states rebuilt before each anchor are checked against "
         "it: where round-off grew past `reconstruction_tolerance`, that segment is run again from its anchor (so the "
         "gradients equal autograd's up to that round-off) and `anchor_every` is lowered for later passes; "
         "`reconstruction_error` holds the largest error of the last backward pass. Layer k draws its random numbers "
         "from a seed drawn once per forward pass plus k, so a random block (dropout) that a layer calls once sees the "
-        "same mask in the forward pass, the inverse and the rerun; a layer that calls random blocks several times "
+        "same mask in the forward pass, the inverse and any rerun; a layer that calls random blocks several times "
         "sees them in another order there (use --memory checkpoint). BatchNorm running statistics are restored after "
         "the backward pass, so they are updated once per forward pass. Double backward is not supported."
     ),
 }
+_BACKWARD_DOCS = (  # the reversible mode's backward through a layer: with `_step_backward`, and without
+    (
+        "`_step_backward`, derived from the updates, takes the gradients back through its arithmetic, and autograd "
+        "through its blocks and learnable params alone (a segment of one layer, or one run again, is rerun under "
+        "autograd)"
+    ),
+    "autograd differentiates a rerun of the layer that reuses those block outputs",
+)
 
 
 _TOLERANCE_DOC = (

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import sympy as sp
 
+from alg2net.adjoint import Adjoint, gradient
 from alg2net.codegen.names import GENERATED, MODULE_DICT_ATTRIBUTES, PYTHON_RESERVED, Namespace, docstring_text
 from alg2net.derive import BlockCall, K, LearnableForm, Step, function_of, is_block, offset_of, vector
 from alg2net.inverse import Inverse
@@ -104,6 +105,24 @@ class InverseSpec:
     # (name in `_step`, local of `_inverse_step`) of each block output at the states before the layer that both
     # compute: the inverse records it under grad, and the backward pass's rerun of the layer reuses it
     handed: tuple[tuple[str, str], ...] = ()
+    backward: BackwardSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackwardSpec:
+    """`_step_backward(k, grads, after, before, **blocks)`: layer k's arithmetic backwards (`alg2net.adjoint`). It
+    unpacks the tuples it reads (`_` for an entry it does not), runs `body`, and returns the gradients of the states
+    before the layer and the (tensor, gradient) pairs for autograd: each block output, and each learnable param's
+    value at the layer."""
+
+    grads: tuple[str, ...]  # the gradients of the states after the layer, unpacked from `grads`
+    after: tuple[str, ...] | None  # the states after it, unpacked from `after`; None where none is read
+    before: tuple[str, ...] | None
+    blocks: tuple[str, ...]  # the block outputs, keyword arguments named as in `_step`
+    body: tuple[Assign, ...]
+    results: tuple[str, ...]
+    through: tuple[tuple[str, str], ...]  # (block output, its gradient)
+    params: tuple[tuple[str, str], ...]  # (learnable param's value at layer k, its gradient), read with grad
 
 
 def describe_forward(
@@ -112,12 +131,13 @@ def describe_forward(
     attribute_scope: Namespace,
     inverse: Inverse | None = None,
     held: frozenset[str] = frozenset(),
+    adjoint: Adjoint | None = None,
 ) -> ForwardSpec:
     """The forward pass of `form`; params are read as `self.<attributes[name]>`, and the methods of implicit updates
-    are named in `attribute_scope`. With `inverse`, also the method that runs a layer backwards. The params named in
-    `held` (--constrain) are read from locals that hold their mapped values (bound as arguments of an implicit
-    update's method)."""
-    return _ForwardWriter(form, attributes, attribute_scope, held).describe(inverse)
+    are named in `attribute_scope`. With `inverse`, also the method that runs a layer backwards, and with `adjoint`
+    the one that takes the gradients back through a layer's arithmetic. The params named in `held` (--constrain) are
+    read from locals that hold their mapped values (bound as arguments of an implicit update's method)."""
+    return _ForwardWriter(form, attributes, attribute_scope, held).describe(inverse, adjoint)
 
 
 def calls_at(expr: sp.Expr, point: sp.Basic) -> list[sp.Expr]:
@@ -151,10 +171,10 @@ class _ForwardWriter:
         zero = f"torch.zeros_like({self.history[self.model.states[0]][0]})"
         self.printer = TorchPrinter(self.names, frozenset(tensors), frozenset(vectors), self._prox_call, zero)
 
-    def describe(self, inverse: Inverse | None = None) -> ForwardSpec:
+    def describe(self, inverse: Inverse | None = None, adjoint: Adjoint | None = None) -> ForwardSpec:
         prelude = self._prelude()
         self.inverse_modules: set[str] = set()
-        inverse_spec, handed = self._inverse(inverse) if inverse is not None else (None, frozenset())
+        inverse_spec, handed = self._inverse(inverse, adjoint) if inverse is not None else (None, frozenset())
         # Run backwards, a layer must recompute the forward pass's values exactly: under autocast the updates'
         # arithmetic then runs in the states' dtype, with each block output cast to it.
         self.cast_to = self.history[self.model.states[0]][0] if inverse is not None else None
@@ -319,10 +339,10 @@ class _ForwardWriter:
 
     # The inverse ----------------------------------------------------------------------------------------------------
 
-    def _inverse(self, inverse: Inverse) -> tuple[InverseSpec, frozenset[sp.Expr]]:
+    def _inverse(self, inverse: Inverse, adjoint: Adjoint | None) -> tuple[InverseSpec, frozenset[sp.Expr]]:
         """Layer k backwards: its arguments are the states after it (x[k+1] is `x_next`, x[k] is `x`, ...); each
         inverse step recovers the value an update overwrote, after the block calls it reads. Also the block calls
-        it hands to the layer's rerun."""
+        it hands to the layer's rerun, and the adjoint where it reads only what the inverse hands over."""
         lags = self.form.lags()
         names = {K: "k", **self.param_names}
         arguments = []
@@ -355,6 +375,9 @@ class _ForwardWriter:
             if step.lhs in leaves:
                 body.append(self._leaf(recovered))
         self.inverse_modules = set(printer.modules)
+        backward = None
+        if adjoint is not None and {c.expr for c in self.block_outputs} <= handed and not self.held:
+            backward = self._backward(adjoint, names)
         results = tuple(name for state in self.model.states for name in self.history[state])
         equations = [*inverse.lines(), *(f"where {condition}" for condition in inverse.condition_texts())]
         return InverseSpec(
@@ -363,7 +386,53 @@ class _ForwardWriter:
             results,
             tuple(docstring_text(e) for e in equations),
             tuple(sorted((self._output_name(call), names[call]) for call in handed)),
+            backward,
         ), frozenset(handed)
+
+    def _backward(self, adjoint: Adjoint, names: dict[sp.Basic, str]) -> BackwardSpec:
+        """`_step_backward` from `adjoint`, the entries named as in `_inverse_step` (`names`), the block outputs as in
+        `_step`, each gradient as its value's name with `_grad`."""
+        names = {**names, **{call: self._output_name(call) for call, _ in adjoint.blocks}}
+        names |= {vector(aux): self.names[vector(aux)] for aux in self.model.auxiliaries}
+        scope = Namespace(PYTHON_RESERVED | GENERATED | set(names.values()))
+        entries = dict.fromkeys([*adjoint.after, *adjoint.before, *(entry for entry, _ in adjoint.statements)])
+        grads = {entry: scope.claim(f"{names[entry]}_grad") for entry in entries}
+        printer = TorchPrinter(
+            {**names, **{gradient(entry): name for entry, name in grads.items()}},
+            frozenset(self.param_names),
+            frozenset(gradient(entry) for entry in grads) | set(names) - set(self.param_names) - {K},
+            None,
+            f"torch.zeros_like({grads[adjoint.after[0]]})",
+        )
+
+        def assign(name: str, value: sp.Expr, sums: bool = False) -> Assign:
+            text = printer.print_vector(value)
+            return Assign((name,), (Expression(f"({text}).sum()" if sums else text),))
+
+        body = [assign(grads[entry], value) for entry, value in adjoint.statements]
+        through = [(names[call], scope.claim(f"{names[call]}_grad")) for call, _ in adjoint.blocks]
+        body += [assign(name, value) for (_, name), (_, value) in zip(through, adjoint.blocks)]
+        params = [(self.param_names[entry], scope.claim(f"{_param_name(entry)}_grad")) for entry, _ in adjoint.params]
+        body += [assign(name, value, sums=True) for (_, name), (_, value) in zip(params, adjoint.params)]
+        # last: a state before the layer can be one after it too (x[k]), whose given gradient nothing else reads
+        body += [
+            assign(grads[entry], value)
+            for entry, value in zip(adjoint.before, adjoint.results)
+            if value != gradient(entry)  # x[k]'s, before and after the layer, can be the one given
+        ]
+        values = [v for _, v in (*adjoint.statements, *adjoint.blocks, *adjoint.params)] + list(adjoint.results)
+        read = {a for value in values for a in _without_gradients(value).atoms(sp.Indexed)}
+        self.inverse_modules |= printer.modules
+        return BackwardSpec(
+            tuple(grads[entry] for entry in adjoint.after),
+            _unpacked(adjoint.after, read - set(adjoint.before), names),
+            _unpacked(adjoint.before, read, names),
+            tuple(names[call] for call, _ in adjoint.blocks),
+            tuple(body),
+            tuple(grads[entry] for entry in adjoint.before),
+            tuple(through),
+            tuple(params),
+        )
 
     @staticmethod
     def _leaf(name: str) -> Assign:
@@ -374,3 +443,22 @@ class _ForwardWriter:
     def _output_name(self, call: sp.Expr) -> str:
         """The local of the layer that holds the block call `call`."""
         return next(name for c, name in self.block_outputs.items() if c.expr == call)
+
+
+def _without_gradients(value: sp.Expr) -> sp.Expr:
+    """`value` with each `gradient(entry)` replaced by a symbol: the entries it reads as values."""
+    return value.xreplace({g: sp.Dummy() for g in value.atoms(sp.Function) if g.func == gradient})
+
+
+def _unpacked(
+    entries: tuple[sp.Indexed, ...], read: set[sp.Basic], names: dict[sp.Basic, str]
+) -> tuple[str, ...] | None:
+    """The targets that unpack `entries`: the name of each one in `read`, `_` for the others; None if none is."""
+    if not read & set(entries):
+        return None
+    return tuple(names[entry] if entry in read else "_" for entry in entries)
+
+
+def _param_name(entry: sp.Basic) -> str:
+    """The language's name of a param entry: `beta`, `kn` for `kn[k]`."""
+    return str(entry.base) if isinstance(entry, sp.Indexed) else str(entry)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from alg2net.adjoint import Adjoint, adjoint
 from alg2net.codegen.options import Options
 from alg2net.derive import LearnableForm
 from alg2net.errors import fail
@@ -25,10 +26,12 @@ MODULE_TOLERANCE = 1e-6
 
 @dataclass(frozen=True, slots=True)
 class MemoryPlan:
-    """The memory mode of the generated module; for `reversible`, the inverse and the anchor spacing."""
+    """The memory mode of the generated module; for `reversible`, the inverse, the anchor spacing and, where there is
+    one, the adjoint that takes the gradients back through a layer's arithmetic."""
 
     mode: str
     inverse: Inverse | None = None
+    adjoint: Adjoint | None = None
     anchor_every: int | None = None  # None: round-off does not grow, one anchor (the input) suffices
     amplification: float = 1.0  # a: the factor by which one layer backwards can grow a rounding error
 
@@ -66,7 +69,7 @@ def plan_memory(form: LearnableForm, options: Options) -> MemoryPlan:
                 hint="compile with --memory checkpoint, or start the param away from 0",
             )
     growth = amplification(form)
-    return MemoryPlan(mode, inverse, growth.spacing(MODULE_TOLERANCE), growth.factor)
+    return MemoryPlan(mode, inverse, adjoint(form), growth.spacing(MODULE_TOLERANCE), growth.factor)
 
 
 def _state_of(form: LearnableForm, expr: sp.Expr) -> str | None:
