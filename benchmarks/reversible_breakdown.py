@@ -5,8 +5,8 @@
 
 Float32, batch 256, MLP blocks. For each width: autograd's forward + backward, and reversible's split into its
 forward pass (the layers run without grad, anchors kept), the inverse (`layer_inverse`: each layer's input rebuilt,
-its blocks run under grad) and the rerun + backward (`layer_backward`: `_step` from the rebuilt input with the
-recorded block outputs, then `torch.autograd.grad`); `other` is the rest (the loss, the anchor checks, Python
+its blocks run under grad) and the backward (`layer_backward`: `_step_backward`, the layer's arithmetic backwards, then
+`torch.autograd.grad` through the recorded block outputs); `other` is the rest (the loss, the anchor checks, Python
 around them). Per layer in microseconds, and as a fraction of autograd's whole pass; the best of `--rounds` passes.
 """
 
@@ -60,7 +60,7 @@ def measure(width: int, depth: int, batch: int, rounds: int) -> dict[str, float]
     names = type(reversible).forward.__globals__  # the generated module's functions, wrapped in place
     counter: Counter = Counter()
     names["layer_inverse"] = timed(counter, "inverse", names["layer_inverse"])
-    names["layer_backward"] = timed(counter, "rerun + backward", names["layer_backward"])
+    names["layer_backward"] = timed(counter, "backward", names["layer_backward"])
     function = names["Reversible"]
     function.forward = staticmethod(timed(counter, "forward pass", function.forward))
     x = torch.randn(batch, width)
