@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from alg2net.derive import K, LearnableForm, is_block, vector
-from alg2net.resolve import ParamKind
+from alg2net.derive import LearnableForm, is_block, param_entries, vector
 
 gradient = sp.Function("gradient")
 
@@ -47,7 +46,7 @@ def adjoint(form: LearnableForm) -> Adjoint | None:
     before = tuple(vector(s, -j) for s in model.states for j in range(lags[s] + 1))
     after = tuple(vector(s, 1 - j) for s in model.states for j in range(lags[s] + 1))
     vectors = set(model.states) | set(model.auxiliaries)
-    learnable = _learnable_entries(form)
+    learnable = [e for p in form.params if p.definition.learnable for e in param_entries(p.definition)]
     definitions: dict[sp.Basic, sp.Expr] = {}  # each auxiliary in terms of states and block outputs
     for step in form.steps:
         if step.offset == 0:
@@ -64,7 +63,7 @@ def adjoint(form: LearnableForm) -> Adjoint | None:
         coefficients = _coefficients(step.value, terms)
         outer = gradients.pop(step.lhs, sp.S.Zero)
         used = [(term, c) for term, c in zip(terms, coefficients) if c != 0]
-        by_params = [(entry, d) for entry in learnable if (d := _derivative(step.value, terms, entry)) != 0]
+        by_params = [(entry, d) for entry in learnable if (d := _derivative(coefficients, terms, entry)) != 0]
         if any(d.has(sp.Heaviside, sp.sign) for _, d in by_params):
             return None  # a learnable param inside min, max or abs: its derivative has no Python form here
         if outer == 0:
@@ -88,27 +87,12 @@ def adjoint(form: LearnableForm) -> Adjoint | None:
     )
 
 
-def _learnable_entries(form: LearnableForm) -> list[sp.Basic]:
-    """The learnable params as the updates read them: `beta` (a number), `mu[k]` and `mu[k+1]` (one per layer)."""
-    entries = []
-    for param in form.params:
-        definition = param.definition
-        if not definition.learnable:
-            continue
-        if definition.kind is ParamKind.CONSTANT:
-            entries.append(sp.Symbol(definition.name, real=True))
-        else:
-            entries += [sp.IndexedBase(definition.name)[K + offset] for offset in (0, 1)]
-    return entries
-
-
-def _derivative(value: sp.Expr, terms: list[sp.Basic], entry: sp.Basic) -> sp.Expr:
-    """d value / d entry, collected by `terms` (each coefficient factored); the param entry stands alone (`mu[k+1]`
-    is not `mu[k]`)."""
+def _derivative(coefficients: list[sp.Expr], terms: list[sp.Basic], entry: sp.Basic) -> sp.Expr:
+    """d/d entry of the combination of `terms` with `coefficients`, each coefficient's derivative factored; the param
+    entry stands alone (`mu[k+1]` is not `mu[k]`)."""
     stand_in = sp.Dummy()
-    coefficients = _coefficients(value.xreplace({entry: stand_in}), terms)
-    derivative = sum((sp.factor(sp.diff(c, stand_in)) * t for c, t in zip(coefficients, terms)), sp.S.Zero)
-    return derivative.xreplace({stand_in: entry})
+    derivatives = [sp.factor(sp.diff(c.xreplace({entry: stand_in}), stand_in)) for c in coefficients]
+    return sum((d * t for d, t in zip(derivatives, terms)), sp.S.Zero).xreplace({stand_in: entry})
 
 
 def _coefficients(value: sp.Expr, terms: list[sp.Basic]) -> list[sp.Expr]:

@@ -19,7 +19,7 @@ from sympy.core.function import AppliedUndef
 
 from alg2net import ir
 from alg2net.errors import Diagnostic, fail
-from alg2net.resolve import Model, ParamDef, only_initialises
+from alg2net.resolve import Model, ParamDef, ParamKind, only_initialises
 
 K = sp.Symbol("k", integer=True, nonnegative=True)
 
@@ -67,6 +67,14 @@ def function_of(expr: sp.Basic) -> str:
 def vector(name: str, offset: int = 0) -> sp.Indexed:
     """`name[k + offset]`."""
     return sp.IndexedBase(name)[K + offset]
+
+
+def param_entries(definition: ParamDef) -> dict[sp.Basic, str]:
+    """The symbols the updates read a param by, each with its index in Python: `beta` and "", or `mu[k]` and
+    "[k]", `mu[k+1]` and "[k + 1]"."""
+    if definition.kind is ParamKind.CONSTANT:
+        return {sp.Symbol(definition.name, real=True): ""}
+    return {sp.IndexedBase(definition.name)[K + offset]: f"[k{' + 1' if offset else ''}]" for offset in (0, 1)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,9 @@ import sympy as sp
 
 from alg2net.adjoint import Adjoint, gradient
 from alg2net.codegen.names import GENERATED, MODULE_DICT_ATTRIBUTES, PYTHON_RESERVED, Namespace, docstring_text
-from alg2net.derive import BlockCall, K, LearnableForm, Step, function_of, is_block, offset_of, vector
+from alg2net.derive import BlockCall, K, LearnableForm, Step, function_of, is_block, offset_of, param_entries, vector
 from alg2net.inverse import Inverse
 from alg2net.printing import DslPrinter, TorchPrinter
-from alg2net.resolve import ParamKind
 
 # The values an assignment can take; `kind` names the macro that prints each.
 
@@ -118,10 +117,9 @@ class BackwardSpec:
     grads: tuple[str, ...]  # the gradients of the states after the layer, unpacked from `grads`
     after: tuple[str, ...] | None  # the states after it, unpacked from `after`; None where none is read
     before: tuple[str, ...] | None
-    blocks: tuple[str, ...]  # the block outputs, keyword arguments named as in `_step`
     body: tuple[Assign, ...]
     results: tuple[str, ...]
-    through: tuple[tuple[str, str], ...]  # (block output, its gradient)
+    through: tuple[tuple[str, str], ...]  # (block output, a keyword argument named as in `_step`; its gradient)
     params: tuple[tuple[str, str], ...]  # (learnable param's value at layer k, its gradient), read with grad
 
 
@@ -227,11 +225,7 @@ class _ForwardWriter:
             if name in self.held:
                 self.held_locals[name] = self.scope.claim(attributes[name])
             read = self.held_locals.get(name, attribute)
-            if param.definition.kind is ParamKind.CONSTANT:
-                entries = {sp.Symbol(name, real=True): ""}
-            else:
-                entries = {sp.IndexedBase(name)[K + offset]: f"[k{' + 1' if offset else ''}]" for offset in (0, 1)}
-            for entry, index in entries.items():
+            for entry, index in param_entries(param.definition).items():
                 self.names[entry] = self.param_names[entry] = read + index
                 if name in self.held:
                     self.held_entries[entry] = read
@@ -427,7 +421,6 @@ class _ForwardWriter:
             tuple(grads[entry] for entry in adjoint.after),
             _unpacked(adjoint.after, read - set(adjoint.before), names),
             _unpacked(adjoint.before, read, names),
-            tuple(names[call] for call, _ in adjoint.blocks),
             tuple(body),
             tuple(grads[entry] for entry in adjoint.before),
             tuple(through),
