@@ -1,18 +1,19 @@
-"""One forward + backward measured as memory.md asks: the bytes autograd holds after the forward pass, the peak, the
-time. Shared by memory.py and momentum_peer.py (each imports it as `_memory`: a script's own folder is on sys.path).
+"""Forward + backward measured as memory.md asks: the bytes autograd holds after the forward pass and the peak (one
+network per process), and the time (several networks in one process, run in turn). Shared by memory.py and
+momentum_peer.py (each imports it as `_memory`: a script's own folder is on sys.path).
 """
 
 from __future__ import annotations
 
+import math
 import resource
 import time
 
 
-def forward_backward(net, x, device: str, repeat: int = 3) -> dict:
+def held_memory(net, x, device: str) -> dict:
     """Forward and backward of sum(net(x)) for an `x` that requires grad: `activations`, the bytes saved for
     backward during the forward pass (saved_tensors_hooks on the CPU, memory allocated above what was held before on
-    cuda); `peak`, the process's peak RSS on the CPU, the peak allocated above that on cuda; `seconds`, the fastest
-    of `repeat` more passes, timed without the hooks."""
+    cuda); `peak`, the process's peak RSS on the CPU, the peak allocated above that on cuda."""
     import torch
 
     if device == "cuda":
@@ -37,11 +38,25 @@ def forward_backward(net, x, device: str, repeat: int = 3) -> dict:
         peak = torch.cuda.max_memory_allocated() - base
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    seconds = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        net(x).sum().backward()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        seconds.append(time.perf_counter() - start)
-    return {"activations": saved, "peak": peak, "seconds": min(seconds)}
+    return {"activations": saved, "peak": peak}
+
+
+def fastest(nets: dict, x, device: str, rounds: int = 5) -> dict[str, float]:
+    """The fastest forward + backward of sum(net(x)) in seconds for each of `nets`, over `rounds` rounds (after a
+    warm-up round) that run every network once in turn: they share the machine's slow and fast spells, so that
+    their ratios hold where runs minutes apart, on a shared machine, differ by half."""
+    import torch
+
+    best = dict.fromkeys(nets, math.inf)
+    for round in range(rounds + 1):
+        for name, net in nets.items():
+            inputs = x.detach().clone().requires_grad_()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            net(inputs).sum().backward()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if round:
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best

@@ -7,12 +7,14 @@ Float32, batch 256, MLP blocks. For each width: autograd's forward + backward, a
 forward pass (the layers run without grad, anchors kept), the inverse (`layer_inverse`: each layer's input rebuilt,
 its blocks run under grad) and the backward (`layer_backward`: `_step_backward`, the layer's arithmetic backwards, then
 `torch.autograd.grad` through the recorded block outputs); `other` is the rest (the loss, the anchor checks, Python
-around them). Per layer in microseconds, and as a fraction of autograd's whole pass; the best of `--rounds` passes.
+around them). Per layer in microseconds, and as a fraction of autograd's whole pass; the fastest of `--rounds` passes,
+autograd's and reversible's run in turn.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections import Counter
@@ -36,19 +38,11 @@ def timed(counter: Counter, name: str, function):
     return wrapper
 
 
-def best(net, x: torch.Tensor, rounds: int, counter: Counter | None = None) -> tuple[float, Counter]:
-    """The fastest of `rounds` forward + backward passes, and the counter's parts in that pass."""
-    fastest, parts = float("inf"), Counter()
-    for _ in range(rounds + 1):  # the first is a warm-up
-        if counter is not None:
-            counter.clear()
-        inputs = x.clone().requires_grad_()
-        start = time.perf_counter()
-        net(inputs).sum().backward()
-        elapsed = time.perf_counter() - start
-        if elapsed < fastest:
-            fastest, parts = elapsed, Counter(counter or {})
-    return fastest, parts
+def once(net, x: torch.Tensor) -> float:
+    inputs = x.clone().requires_grad_()
+    start = time.perf_counter()
+    net(inputs).sum().backward()
+    return time.perf_counter() - start
 
 
 def measure(width: int, depth: int, batch: int, rounds: int) -> dict[str, float]:
@@ -64,8 +58,15 @@ def measure(width: int, depth: int, batch: int, rounds: int) -> dict[str, float]
     function = names["Reversible"]
     function.forward = staticmethod(timed(counter, "forward pass", function.forward))
     x = torch.randn(batch, width)
-    whole, _ = best(autograd, x, rounds)
-    total, parts = best(reversible, x, rounds, counter)
+    whole, total, parts = math.inf, math.inf, Counter()
+    for round in range(rounds + 1):  # the first is a warm-up; the two run in turn, through the machine's same spells
+        seconds = once(autograd, x)
+        counter.clear()
+        elapsed = once(reversible, x)
+        if round:
+            whole = min(whole, seconds)
+            if elapsed < total:
+                total, parts = elapsed, Counter(counter)
     parts["other"] = total - sum(parts.values())
     return {"autograd": whole, **parts, "reversible": total}
 
@@ -75,7 +76,7 @@ def main() -> int:
     parser.add_argument("--widths", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--depth", type=int, default=100)
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:
