@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
+from alg2net.aberth import aberth
 from alg2net.derive import K, LearnableForm, Step, function_of, is_block, is_prox, vector
 from alg2net.printing import DslPrinter, latex_aligned
 from alg2net.resolve import ParamKind
@@ -121,39 +122,13 @@ def _numeric_factor(poly: sp.Poly, values: dict[sp.Basic, sp.Expr]) -> float | N
         return 1.0
     if coefficients[-1] == 0:
         return math.inf
-    numeric = _aberth([complex(c) for c in coefficients])
-    if numeric is None:  # no convergence in floats: the companion matrix's eigenvalues
+    monic = [complex(c / coefficients[0]) for c in coefficients]
+    radius, degree = 1 + max(abs(c) for c in monic[1:]), len(monic) - 1  # every root lies within the radius
+    starts = [radius * cmath.exp(1j * (2 * math.pi * j / degree + 0.4)) for j in range(degree)]
+    numeric = aberth(monic, starts, 1e-14, iterations=400)
+    if not numeric:  # no convergence in floats: the companion matrix's eigenvalues
         numeric = mpmath.eig(_companion(coefficients), left=False, right=False)
     return max((1 / abs(complex(root)) if abs(root) > 1e-12 else math.inf for root in numeric), default=1.0)
-
-
-def _aberth(coefficients: list[complex], iterations: int = 400) -> list[complex] | None:
-    """The roots of the polynomial with these coefficients (highest first) by the Aberth-Ehrlich iteration in
-    floats; None where it does not settle."""
-    degree = len(coefficients) - 1
-    monic = [c / coefficients[0] for c in coefficients]
-    derivative = [c * (degree - i) for i, c in enumerate(monic[:-1])]
-    radius = 1 + max(abs(c) for c in monic[1:])
-    roots = [radius * cmath.exp(1j * (2 * math.pi * j / degree + 0.4)) for j in range(degree)]
-    for _ in range(iterations):
-        largest = 0.0
-        for j, z in enumerate(roots):
-            slope = _horner(derivative, z)
-            ratio = _horner(monic, z) / slope if slope != 0 else 0j
-            pull = sum(1 / (z - w) for i, w in enumerate(roots) if i != j and z != w)
-            step = ratio / (1 - ratio * pull) if ratio * pull != 1 else ratio
-            roots[j] = z - step
-            largest = max(largest, abs(step) / max(abs(z), 1e-300))
-        if largest < 1e-14:
-            return roots
-    return None
-
-
-def _horner(coefficients: list[complex], z: complex) -> complex:
-    value = 0j
-    for c in coefficients:
-        value = value * z + c
-    return value
 
 
 def _companion(coefficients: list) -> mpmath.matrix:

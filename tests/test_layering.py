@@ -33,14 +33,16 @@ FRONT_END = {
     "derive": {"ir", "errors", "resolve"},
     "printing": {"ir", "derive", "resolve"},
     "values": {"ir", "errors", "derive", "resolve", "printing"},
-    "inverse": {"derive", "printing", "resolve"},
+    "inverse": {"aberth", "derive", "printing", "resolve"},
     "adjoint": {"derive", "resolve"},
     "constraints": set(),  # a leaf: the maps of --constrain, shared by analysis, codegen and `check --weights`
+    "aberth": set(),  # a leaf: polynomial roots, shared by analysis (the verdict) and inverse (the anchors)
 }
 # The leaves that hold plain data for several stages import only these standard modules.
 LEAVES = {
     "ir": {"__future__", "enum", "dataclasses"},
     "constraints": {"__future__", "math", "dataclasses", "collections"},
+    "aberth": {"__future__", "math"},
 }
 SIBLING_FORBIDDEN = {
     "analysis": {"codegen", "pipeline", "api", "cli"},

@@ -31,6 +31,7 @@ from fractions import Fraction
 import mpmath
 import sympy as sp
 
+from alg2net.aberth import aberth, horner
 from alg2net.analysis.reduce import ZETA
 
 _DIGITS = 50
@@ -213,7 +214,7 @@ def _approximate(coefficients: list[Fraction], digits: int, real: int) -> list:
     circles = _start_circles(integers)
     try:  # monic in floats: coefficients far below the leading one underflow, harmlessly, for the start
         starts = [cmath.rect(math.exp(log_radius), angle) for log_radius, angle in circles]
-        starts = _aberth([complex(Fraction(c, integers[0])) for c in integers], starts, 1e-14) if all(starts) else []
+        starts = aberth([complex(Fraction(c, integers[0])) for c in integers], starts, 1e-14) if all(starts) else []
     except OverflowError:  # roots beyond the float range
         starts = []
     with mpmath.workdps(digits + 10):
@@ -236,7 +237,7 @@ def _aberth_digits(integers: list[int], circles: list[tuple[float, float]], digi
         with mpmath.workdps(working):
             monic = [mpmath.mpf(c) / integers[0] for c in integers]
             starts = found or [mpmath.exp(log_radius) * mpmath.expj(angle) for log_radius, angle in circles]
-            roots = _aberth(monic, starts, mpmath.mpf(10) ** (-digits - 5))
+            roots = aberth(monic, starts, mpmath.mpf(10) ** (-digits - 5))
             bound = mpmath.mpf(10) ** -digits
             if roots and found and all(abs(r - f) <= bound * abs(r) for r, f in zip(roots, found)):
                 return roots
@@ -264,43 +265,12 @@ def _turn(o: tuple[int, float], a: tuple[int, float], b: tuple[int, float]) -> f
     return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
 
-def _aberth(monic: list, starts: list, tolerance, iterations: int = 500) -> list:
-    """The roots of a monic polynomial by the Aberth-Ehrlich iteration from `starts`, in floats or in mpmath's
-    current precision (the numbers' type), until no root moves by more than `tolerance` of its modulus; [] where
-    the numbers overflow or the roots do not settle in `iterations` sweeps."""
-    zs = list(starts)
-    for _ in range(iterations):
-        moved = False
-        for i, z in enumerate(zs):
-            p, dp = _horner(monic, z)
-            if p == 0:
-                continue
-            ratio = p / dp if dp != 0 else complex(math.inf)
-            repulsion = sum(1 / (z - w) for j, w in enumerate(zs) if j != i)
-            delta = ratio / (1 - ratio * repulsion)
-            if not abs(delta) < math.inf:  # inf or nan
-                return []
-            zs[i] = z - delta
-            moved = moved or abs(delta) > tolerance * abs(z)
-        if not moved:
-            return zs
-    return []
-
-
-def _horner(coefficients, z):
-    p, dp = coefficients[0] * 0, coefficients[0] * 0
-    for c in coefficients:
-        dp = dp * z + p
-        p = p * z + c
-    return p, dp
-
-
 def _newton(coefficients: list[int], z, digits: int):
     """Newton's method from z in the current mpmath precision, until a step is below 10^-digits*|z| (relative: a
     root may be tiny); None where it does not get there in 100 steps."""
     bound = mpmath.mpf(10) ** (-digits)
     for _ in range(100):
-        p, dp = _horner(coefficients, z)
+        p, dp = horner(coefficients, z)
         if dp == 0:
             return None
         step = p / dp
