@@ -41,22 +41,24 @@ def held_memory(net, x, device: str) -> dict:
     return {"activations": saved, "peak": peak}
 
 
-def fastest(nets: dict, x, device: str, rounds: int = 5) -> dict[str, float]:
-    """The fastest forward + backward of sum(net(x)) in seconds for each of `nets`, over `rounds` rounds (after a
-    warm-up round) that run every network once in turn: they share the machine's slow and fast spells, so that
-    their ratios hold where runs minutes apart, on a shared machine, differ by half."""
+def fastest(nets: dict, x, device: str, rounds: int = 5, passes: int = 3) -> dict[str, float]:
+    """The fastest forward + backward of sum(net(x)) in seconds for each of `nets`, over `rounds` rounds that run
+    every network `passes` times in a row, in turn: the networks share the machine's slow and fast spells, so that
+    their ratios hold where runs minutes apart, on a shared machine, differ by half. In a row, because the first
+    pass after another network's is slower (the allocator regrows what the other freed; 10% for autograd's pass after
+    a reversible one at width 64), and a network trains in a row."""
     import torch
 
     best = dict.fromkeys(nets, math.inf)
-    for round in range(rounds + 1):
+    for _ in range(rounds):
         for name, net in nets.items():
-            inputs = x.detach().clone().requires_grad_()
-            if device == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            net(inputs).sum().backward()
-            if device == "cuda":
-                torch.cuda.synchronize()
-            if round:
+            for _ in range(passes):
+                inputs = x.detach().clone().requires_grad_()
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                net(inputs).sum().backward()
+                if device == "cuda":
+                    torch.cuda.synchronize()
                 best[name] = min(best[name], time.perf_counter() - start)
     return best

@@ -7,8 +7,8 @@ Float32, batch 256, MLP blocks. For each width: autograd's forward + backward, a
 forward pass (the layers run without grad, anchors kept), the inverse (`layer_inverse`: each layer's input rebuilt,
 its blocks run under grad) and the backward (`layer_backward`: `_step_backward`, the layer's arithmetic backwards, then
 `torch.autograd.grad` through the recorded block outputs); `other` is the rest (the loss, the anchor checks, Python
-around them). Per layer in microseconds, and as a fraction of autograd's whole pass; the fastest of `--rounds` passes,
-autograd's and reversible's run in turn.
+around them). Per layer in microseconds, and as a fraction of autograd's whole pass; the fastest pass of `--rounds`
+rounds that each run autograd's and then reversible's three times in a row.
 """
 
 from __future__ import annotations
@@ -59,12 +59,12 @@ def measure(width: int, depth: int, batch: int, rounds: int) -> dict[str, float]
     function.forward = staticmethod(timed(counter, "forward pass", function.forward))
     x = torch.randn(batch, width)
     whole, total, parts = math.inf, math.inf, Counter()
-    for round in range(rounds + 1):  # the first is a warm-up; the two run in turn, through the machine's same spells
-        seconds = once(autograd, x)
-        counter.clear()
-        elapsed = once(reversible, x)
-        if round:
-            whole = min(whole, seconds)
+    for _ in range(rounds):  # the two in turn, through the machine's same spells; each 3 passes in a row (see _memory)
+        for _ in range(3):
+            whole = min(whole, once(autograd, x))
+        for _ in range(3):
+            counter.clear()
+            elapsed = once(reversible, x)
             if elapsed < total:
                 total, parts = elapsed, Counter(counter)
     parts["other"] = total - sum(parts.values())
@@ -76,7 +76,7 @@ def main() -> int:
     parser.add_argument("--widths", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--depth", type=int, default=100)
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:
