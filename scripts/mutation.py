@@ -1,4 +1,5 @@
-"""Mutation testing of `alg2net/analysis` and `alg2net/codegen` with a pinned mutmut (not part of CI).
+"""Mutation testing of `alg2net/analysis`, `alg2net/codegen` and `alg2net/aberth.py` (the verdict's root finder) with
+a pinned mutmut (not part of CI).
 
     pip install mutmut==3.8.1
     python scripts/mutation.py                          # every mutant (about 11,000: days on 2 cores)
@@ -54,7 +55,7 @@ EQUIVALENT: dict[str, str] = {
     "alg2net.analysis.recurrences.x__fixed_points__mutmut_38": "a fast path: solveset finds the same real roots",
     "alg2net.analysis.reduce.x__polynomial__mutmut_5": "quo_ground(1) returns the polynomial unchanged",
     "alg2net.analysis.region.x__critical_points__mutmut_21": "a linear polynomial's discriminant is 1: no root",
-    "alg2net.analysis.roots.x__horner__mutmut_12": "p*z - c evaluates -P and -P': Newton's steps P/P' are the same",
+    "alg2net.aberth.x_horner__mutmut_12": "p*z - c evaluates -P and -P': the steps P/P' are the same",
     "alg2net.codegen.describe.x__class_doc__mutmut_82": "break_on_hyphens=None is falsy, as False is",
     # reviewed in the seed-4 sample (commit 38d659b)
     "alg2net.analysis.check.x__limit_odes__mutmut_21": "without initial values space.at({}) is space itself, so"
@@ -75,8 +76,8 @@ EQUIVALENT: dict[str, str] = {
     "alg2net.analysis.every_layer.x__second_order_in_k__mutmut_2": "in a consistent limit k*rho'(1) has no finite"
     " limit, so the checks that follow return None too",
     "alg2net.analysis.limits.x__float_orbit__mutmut_18": "20 or 21 digits of the start round to the same float64",
-    "alg2net.analysis.roots.x__horner__mutmut_3": "the coefficients share one type, so coefficients[1] * 0 is the same"
-    " zero (the polynomials here have degree 3 or more)",
+    "alg2net.aberth.x_horner__mutmut_3": "the coefficients share one type, so coefficients[1] * 0 is the same zero"
+    " (the polynomials here have degree 1 or more)",
     "alg2net.analysis.sequences.x_preimage__mutmut_108": "strict=None is falsy, as False is",
 }
 # Copies the tree into mutants/ and writes every mutant, so that the names exist before `mutmut run`.
