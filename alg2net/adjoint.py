@@ -4,10 +4,10 @@ differentiation of the update rules, with the blocks left to autograd.
 Assumes a `LearnableForm` from `alg2net.derive`, whose updates are linear combinations of states, auxiliaries and
 block outputs with scalar coefficients (the language refuses anything else). Guarantees an `Adjoint` when the
 algorithm is explicit and every block is called at a state before the layer (the points `_inverse_step` rebuilds
-and records the blocks at), with no prox, and no learnable param inside `min`, `max` or `abs`; otherwise None, and the generated module differentiates a rerun of the
-layer instead. `gradient(entry)` stands for the gradient of the loss
-by the value `entry` (`x[k+1]`, `T_f(x[k])`); the adjoint writes those of the states before the layer and of the
-block outputs in terms of those of the states after it.
+and records the blocks at), with no prox, and no learnable param inside `min`, `max` or `abs`; otherwise None, and
+the generated module differentiates a rerun of the layer instead. `gradient(entry)` stands for the gradient of the
+loss by the value `entry` (`x[k+1]`, `T_f(x[k])`); the adjoint writes those of the states before the layer and of
+the block outputs in terms of those of the states after it.
 """
 
 from __future__ import annotations

@@ -270,7 +270,7 @@ def _class_doc(
     )
     lines = [f"`{form.model.name}` unrolled into `depth` layers; every grad F is a learnable block.", ""]
     if plan.mode != "autograd":
-        memory = _MEMORY_DOCS[plan.mode].format(backward=_BACKWARD_DOCS[not derived_backward])
+        memory = _MEMORY_DOCS[plan.mode].format(backward=_BACKWARD_DOCS[derived_backward])
         lines += [*textwrap.wrap(memory, _DOC_WIDTH, break_on_hyphens=False), ""]
     lines.append("Args:")
     for name, text in args:
@@ -307,14 +307,14 @@ _MEMORY_DOCS = {
         "the backward pass, so they are updated once per forward pass. Double backward is not supported."
     ),
 }
-_BACKWARD_DOCS = (  # the reversible mode's backward through a layer: with `_step_backward`, and without
-    (
+_BACKWARD_DOCS = {  # the reversible mode's backward through a layer, by whether the module has `_step_backward`
+    True: (
         "`_step_backward`, derived from the updates, takes the gradients back through its arithmetic, and autograd "
         "through its blocks and learnable params alone (a segment of one layer, or one run again, is rerun under "
         "autograd)"
     ),
-    "autograd differentiates a rerun of the layer that reuses those block outputs",
-)
+    False: "autograd differentiates a rerun of the layer that reuses those block outputs",
+}
 
 
 _TOLERANCE_DOC = (

@@ -408,11 +408,12 @@ class _ForwardWriter:
         body += [assign(name, value) for (_, name), (_, value) in zip(through, adjoint.blocks)]
         params = [(self.param_names[entry], scope.claim(f"{_param_name(entry)}_grad")) for entry, _ in adjoint.params]
         body += [assign(name, value, sums=True) for (_, name), (_, value) in zip(params, adjoint.params)]
-        # last: a state before the layer can be one after it too (x[k]), whose given gradient nothing else reads
+        # last: a state before the layer can be one after it too (x[k]), whose given gradient the statements above
+        # may read; where its result is that given gradient, nothing is written
         body += [
             assign(grads[entry], value)
             for entry, value in zip(adjoint.before, adjoint.results)
-            if value != gradient(entry)  # x[k]'s, before and after the layer, can be the one given
+            if value != gradient(entry)
         ]
         values = [v for _, v in (*adjoint.statements, *adjoint.blocks, *adjoint.params)] + list(adjoint.results)
         read = {a for value in values for a in _without_gradients(value).atoms(sp.Indexed)}
